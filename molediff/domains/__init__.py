@@ -1,0 +1,1 @@
+"""Domain packages: data, featurisers, models and metrics for each modality."""

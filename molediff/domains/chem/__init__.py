@@ -1,0 +1,1 @@
+"""Shared chemistry for the molecule and conformer domains: QM9, featurisation, RDKit helpers."""
