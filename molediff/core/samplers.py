@@ -1,0 +1,317 @@
+"""Samplers: stateless functions that integrate the reverse process over a sigma grid.
+
+Contract (one for all)::
+
+    sampler(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> x
+
+``x`` starts at ``sigmas[0] * space.randn_like(...)``; ``sigmas`` is a descending grid
+ending in 0; ``denoiser(x, sigma, cond)`` returns the clean-sample estimate. Everything is
+in the variance-exploding form, where the probability-flow ODE reads
+``dx/dsigma = (x - D(x; sigma)) / sigma`` (Karras et al. 2022, eq. 4 with s(t) = 1).
+
+The grid is read into Python floats once before the loop so that nothing in the loop
+waits for the device; non-finite values are recorded on the device and reported once,
+after the loop, naming the first step where they appeared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from molediff.core.schedules import check_sigmas
+from molediff.core.space import Space
+
+DenoiserFn = Callable[[Tensor, Tensor, Any], Tensor]
+
+
+class NonFiniteError(FloatingPointError):
+    """Sampling produced NaN or inf."""
+
+
+class _Run:
+    """Per-call bookkeeping shared by all samplers: calls the denoiser with a per-sample
+    sigma, projects its output, counts NFE, records finiteness and feeds the callback."""
+
+    def __init__(self, denoiser: DenoiserFn, sigmas: Tensor, space: Space, cond: Any, callback):
+        check_sigmas(sigmas)
+        self.denoiser, self.space, self.cond, self.callback = denoiser, space, cond, callback
+        self.sigmas = [float(s) for s in sigmas]
+        self.nfe = 0
+        self._finite: list[Tensor] = []
+        self._steps: list[int] = []
+
+    def __call__(self, x: Tensor, sigma: float, step: int) -> Tensor:
+        s = self.space.expand(torch.full((self.space.num_samples,), sigma, dtype=x.dtype, device=x.device))
+        denoised = self.space.project(self.denoiser(x, s, self.cond))
+        self.nfe += 1
+        self._finite.append(torch.isfinite(denoised).all())
+        self._steps.append(step)
+        if self.callback is not None:
+            self.callback({"step": step, "x": x, "sigma": sigma, "denoised": denoised})
+        return denoised
+
+    def finish(self, x: Tensor) -> Tensor:
+        finite = torch.stack(self._finite + [torch.isfinite(x).all()])
+        if not bool(finite.all()):
+            first = int((~finite).nonzero()[0])
+            where = (
+                f"the denoiser output at step {self._steps[first]} "
+                f"(sigma={self.sigmas[self._steps[first]]:.4g})"
+                if first < len(self._steps)
+                else "the final update"
+            )
+            raise NonFiniteError(f"sampling produced NaN/inf, first in {where}")
+        return x
+
+
+def euler(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
+    """Euler's method on the probability-flow ODE (first order, 1 NFE per step)."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    for i in range(len(s) - 1):
+        denoised = run(x, s[i], i)
+        if s[i + 1] == 0:
+            x = denoised  # the Euler step to sigma = 0 lands exactly on the estimate
+            continue
+        d = (x - denoised) / s[i]
+        x = space.project(x + d * (s[i + 1] - s[i]))
+    return run.finish(x)
+
+
+def heun(
+    denoiser,
+    x,
+    sigmas,
+    *,
+    space,
+    cond=None,
+    generator=None,
+    callback=None,
+    s_churn: float = 0.0,
+    s_tmin: float = 0.0,
+    s_tmax: float = float("inf"),
+    s_noise: float = 1.0,
+) -> Tensor:
+    """EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): Heun's 2nd-order method
+    with optional churn. ``s_churn = 0`` gives the deterministic Algorithm 1."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    n = len(s) - 1
+    for i in range(n):
+        gamma = min(s_churn / n, math.sqrt(2) - 1) if s_tmin <= s[i] <= s_tmax else 0.0
+        sigma_hat = s[i] * (1 + gamma)
+        if gamma > 0:
+            eps = space.randn_like(x, generator) * s_noise
+            x = x + eps * math.sqrt(sigma_hat**2 - s[i] ** 2)
+        denoised = run(x, sigma_hat, i)
+        if s[i + 1] == 0:
+            x = denoised  # Euler to sigma = 0, exactly the estimate
+            continue
+        d = (x - denoised) / sigma_hat
+        x_next = space.project(x + d * (s[i + 1] - sigma_hat))
+        d_next = (x_next - run(x_next, s[i + 1], i)) / s[i + 1]
+        x = space.project(x + (d + d_next) / 2 * (s[i + 1] - sigma_hat))
+    return run.finish(x)
+
+
+def ddim(
+    denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None, eta: float = 0.0
+) -> Tensor:
+    """DDIM (Song et al. 2021, eq. 12) in VE form. ``eta = 0`` is deterministic (and equal
+    to Euler on the PF-ODE); ``eta = 1`` is DDPM's ancestral sampler."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    for i in range(len(s) - 1):
+        denoised = run(x, s[i], i)
+        if s[i + 1] == 0:
+            x = denoised
+            continue
+        sigma_up = eta * s[i + 1] * math.sqrt(max(s[i] ** 2 - s[i + 1] ** 2, 0.0)) / s[i]
+        sigma_down = math.sqrt(s[i + 1] ** 2 - sigma_up**2)
+        x = denoised + (x - denoised) * (sigma_down / s[i])
+        if sigma_up > 0:
+            x = x + space.randn_like(x, generator) * sigma_up
+        x = space.project(x)
+    return run.finish(x)
+
+
+def ddpm(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
+    """DDPM's ancestral sampler (Ho et al. 2020, Alg. 2 with the posterior variance
+    beta-tilde): the step samples ``q(x_{sigma'} | x_sigma, x0 = D)``, which in VE form has
+    mean ``x0 + (sigma'^2/sigma^2)(x - x0)`` and variance ``sigma'^2 (sigma^2 - sigma'^2) / sigma^2``.
+    That is exactly DDIM with ``eta = 1``."""
+    return ddim(denoiser, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, eta=1.0)
+
+
+def dpmpp_2m(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) in ``lambda = -ln sigma``; first order
+    on the first step and on the step to sigma = 0."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    old_denoised, h_last = None, None
+    for i in range(len(s) - 1):
+        denoised = run(x, s[i], i)
+        if s[i + 1] == 0:
+            x = denoised
+            continue
+        h = math.log(s[i] / s[i + 1])
+        d = denoised
+        if old_denoised is not None:
+            r = h_last / h
+            d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old_denoised
+        x = space.project((s[i + 1] / s[i]) * x - math.expm1(-h) * d)
+        old_denoised, h_last = denoised, h
+    return run.finish(x)
+
+
+def dpmpp_2m_sde(
+    denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None, eta: float = 1.0
+) -> Tensor:
+    """DPM-Solver++(2M) SDE (Lu et al. 2022, the SDE variant with the midpoint
+    correction); ``eta`` scales the injected noise (0 recovers the ODE solver)."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    old_denoised, h_last = None, None
+    for i in range(len(s) - 1):
+        denoised = run(x, s[i], i)
+        if s[i + 1] == 0:
+            x = denoised
+            continue
+        h = math.log(s[i] / s[i + 1])
+        eta_h = eta * h
+        x = (s[i + 1] / s[i]) * math.exp(-eta_h) * x - math.expm1(-h - eta_h) * denoised
+        if old_denoised is not None:
+            r = h_last / h
+            x = x - 0.5 * math.expm1(-h - eta_h) / r * (denoised - old_denoised)
+        if eta > 0:
+            noise_scale = s[i + 1] * math.sqrt(-math.expm1(-2 * eta_h))
+            x = x + space.randn_like(x, generator) * noise_scale
+        x = space.project(x)
+        old_denoised, h_last = denoised, h
+    return run.finish(x)
+
+
+# Dormand–Prince 5(4) tableau.
+_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_DP_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+_DP_B5 = _DP_A[6] + (0.0,)
+_DP_B4 = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
+
+
+def ode(
+    denoiser,
+    x,
+    sigmas,
+    *,
+    space,
+    cond=None,
+    generator=None,
+    callback=None,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+) -> Tensor:
+    """Adaptive reference: Dormand–Prince RK5(4) on the probability-flow ODE in
+    ``u = ln sigma`` (``dx/du = x - D``) from ``sigmas[0]`` to the smallest positive sigma,
+    then the denoiser's estimate at that level. Only the end points of ``sigmas`` are
+    used. Step-size control reads the error on the host: this is a reference, not a
+    production sampler."""
+    run = _Run(denoiser, sigmas, space, cond, callback)
+    s = run.sigmas
+    u, u_end = math.log(s[0]), math.log(s[-2])
+
+    def f(x_: Tensor, u_: float) -> Tensor:
+        return x_ - run(x_, math.exp(u_), 0)
+
+    h = (u_end - u) / 20
+    k1 = f(x, u)
+    while (u_end - u) < -1e-12:
+        h = max(h, u_end - u)  # h < 0: we integrate downwards in ln sigma
+        ks = [k1]
+        for j in range(1, 7):
+            xi = x + h * sum(a * k for a, k in zip(_DP_A[j], ks, strict=False))
+            ks.append(f(space.project(xi), u + _DP_C[j] * h))
+        x5 = space.project(x + h * sum(b * k for b, k in zip(_DP_B5, ks, strict=True)))
+        x4 = x + h * sum(b * k for b, k in zip(_DP_B4, ks, strict=True))
+        scale = atol + rtol * torch.maximum(x.abs(), x5.abs())
+        err = float(((x5 - x4) / scale).pow(2).mean().sqrt())
+        if not math.isfinite(err):
+            break  # run.finish names the non-finite evaluation
+        if err <= 1.0:
+            x, u, k1 = x5, u + h, ks[6]
+        h = h * min(5.0, max(0.2, 0.9 * err ** (-1 / 5) if err > 0 else 5.0))
+    x = run(x, s[-2], len(s) - 2)
+    return run.finish(x)
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "euler": euler,
+    "heun": heun,
+    "ddim": ddim,
+    "ddpm": ddpm,
+    "dpmpp_2m": dpmpp_2m,
+    "dpmpp_2m_sde": dpmpp_2m_sde,
+    "ode": ode,
+}
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    """Sampler function by name (``euler, heun, ddim, ddpm, dpmpp_2m, dpmpp_2m_sde, ode``)."""
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}") from None
+
+
+def nfe_per_grid(name: str, steps: int) -> int:
+    """Network evaluations a fixed-step sampler spends on a ``steps``-step grid."""
+    if name == "heun":
+        return 2 * steps - 1
+    if name == "ode":
+        raise ValueError("the adaptive ODE sampler has no fixed NFE; count it with NFECounter")
+    get_sampler(name)
+    return steps
+
+
+def sample(
+    sampler: str | Callable[..., Tensor],
+    denoiser: DenoiserFn,
+    template: Tensor,
+    sigmas: Tensor,
+    *,
+    space: Space,
+    cond: Any = None,
+    generator: torch.Generator | None = None,
+    callback=None,
+    **options,
+) -> tuple[Tensor, int]:
+    """Draw ``x_T = sigmas[0] · noise`` shaped like ``template`` and run a sampler.
+
+    Elements the space holds fixed (``space.loss_mask == 0``) start at, and keep, the
+    template's values; everything else starts as pure noise.
+
+    Returns the samples and the number of denoiser evaluations spent.
+    """
+    fn = get_sampler(sampler) if isinstance(sampler, str) else sampler
+    calls = [0]
+
+    def counted(x: Tensor, sigma: Tensor, c: Any) -> Tensor:
+        calls[0] += 1
+        return denoiser(x, sigma, c)
+
+    x = space.randn_like(template, generator) * float(sigmas[0])
+    x = x + template * (1 - space.loss_mask(template))
+    out = fn(counted, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, **options)
+    return out, calls[0]
