@@ -45,7 +45,7 @@ __all__ = [
     "kekule_valences",
 ]
 
-# Typical single-bond lengths in pm (EDM ``bonds1``). Symmetric by construction.
+# Typical single-bond lengths in pm (EDM ``bonds1``); symmetric.
 BOND1_PM: dict[str, dict[str, int]] = {
     "H": {"H": 74, "C": 109, "N": 101, "O": 96, "F": 92, "B": 119, "Si": 148, "P": 144,
           "As": 152, "S": 134, "Cl": 127, "Br": 141, "I": 161},
@@ -72,7 +72,9 @@ BOND1_PM: dict[str, dict[str, int]] = {
     "As": {"H": 152},
 }
 
-# Typical double-bond lengths in pm (EDM ``bonds2``).
+# Typical double-bond lengths in pm (EDM ``bonds2``). EDM lists C=S only under "C" (no
+# "S" -> "C" entry), so its own lookup gives C=S only when C comes first; we apply every
+# entry to both orders, which matters for no QM9 molecule (QM9 has no S).
 BOND2_PM: dict[str, dict[str, int]] = {
     "C": {"C": 134, "N": 129, "O": 120, "S": 160},
     "N": {"C": 129, "N": 125, "O": 121},
