@@ -127,9 +127,9 @@ def test_tables_match_edm_spot_values():
 def test_tables_are_symmetric_except_edms_c_s_double(table):
     for a, row in table.items():
         for b, v in row.items():
-            if (a, b) == ("C", "S"):
+            if table is BOND2_PM and (a, b) == ("C", "S"):
                 # EDM lists C=S (160 pm) only under C; we apply it to both orders.
-                assert b not in table or a not in table[b]
+                assert "C" not in table["S"]
                 continue
             assert table[b][a] == v
     assert edm_bond_order("S", "C", 1.60) == edm_bond_order("C", "S", 1.60) == 2
