@@ -1,0 +1,86 @@
+"""EGNN-specific tests: same function as EDM's layer, edge caching."""
+
+from __future__ import annotations
+
+import torch
+from torch_geometric.data import Batch, Data
+
+from molediff.nn.egnn import EGNN, EGNNLayer
+from molediff.nn.graphs import fully_connected_edges
+from molediff.nn.reference_edm_egnn import EDMEquivariantBlock, pad_graph_batch
+
+
+def _copy_edm_into_ours(edm: EDMEquivariantBlock, ours: EGNNLayer, h: int) -> None:
+    gcl, upd = edm.gcls[0], edm.gcl_equiv
+    with torch.no_grad():
+        for first, node_lin, edge_lin in (
+            (gcl.edge_mlp[0], ours.e_node, ours.e_edge),
+            (upd.coord_mlp[0], ours.c_node, ours.c_edge),
+        ):
+            w = first.weight  # [h, 2h + e] acting on [h_i, h_j, e_ij]
+            node_lin.weight.copy_(torch.cat([w[:, :h], w[:, h : 2 * h]], 0))
+            node_lin.bias.copy_(torch.cat([first.bias, torch.zeros_like(first.bias)]))
+            edge_lin.weight.copy_(w[:, 2 * h :])
+        ours.e_out.load_state_dict(gcl.edge_mlp[2].state_dict())
+        ours.att.load_state_dict(gcl.att_mlp[0].state_dict())
+        ours.node_mlp.load_state_dict(gcl.node_mlp.state_dict())
+        ours.c_mid.load_state_dict(upd.coord_mlp[2].state_dict())
+        ours.c_out.weight.copy_(upd.coord_mlp[4].weight * 1000)  # make updates visible
+        upd.coord_mlp[4].weight.copy_(ours.c_out.weight)
+
+
+def test_layer_matches_edm_padded_layer():
+    """Unpadded split-product layer == EDM's padded concat layer on the real atoms."""
+    torch.manual_seed(0)
+    hid = 32
+    sizes = [5, 9, 2, 7]
+    batch = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
+    n = batch.numel()
+    h = torch.randn(n, hid, dtype=torch.float64)
+    x = torch.randn(n, 3, dtype=torch.float64) * 2
+    edm = EDMEquivariantBlock(hid).double()
+    ours = EGNNLayer(hid, edge_dim=2).double()
+    _copy_edm_into_ours(edm, ours, hid)
+
+    # EDM layout: padded, all n_max^2 pairs, masks
+    xh, node_mask, edge_mask = pad_graph_batch(torch.cat([x, h], 1), batch, 4)
+    bsz, n_max, _ = xh.shape
+    flat = xh.reshape(bsz * n_max, -1)
+    rows = torch.arange(bsz * n_max).repeat_interleave(n_max)
+    cols = (torch.arange(bsz)[:, None] * n_max + torch.arange(n_max)[None]).repeat_interleave(
+        n_max, 0).reshape(-1)
+    nm = node_mask.reshape(-1, 1)
+    xe, he = flat[:, :3] * nm, flat[:, 3:] * nm
+    d0 = ((xe[rows] - xe[cols]) ** 2).sum(1, keepdim=True)
+    h_edm, x_edm = edm(he, xe, (rows, cols), nm, edge_mask, edge_attr=d0)
+    real = nm[:, 0] > 0
+
+    ei = fully_connected_edges(batch)
+    src, dst = ei[0], ei[1]
+    d = ((x[dst] - x[src]) ** 2).sum(1, keepdim=True)
+    h_ours, x_ours = ours(h, x[:, None], src, dst, torch.cat([d, d], 1), 1.0)
+    torch.testing.assert_close(h_ours, h_edm[real], atol=1e-10, rtol=0)
+    torch.testing.assert_close(x_ours[:, 0], x_edm[real], atol=1e-10, rtol=0)
+    assert (x_ours[:, 0] - x).abs().max() > 1e-3
+
+
+def test_static_edges_are_cached_per_batch():
+    net = EGNN(5, hidden=8, layers=1).double()
+    cond = Batch.from_data_list([Data(num_nodes=4), Data(num_nodes=3)])
+    x = torch.randn(7, 5, dtype=torch.float64)
+    c = torch.zeros(7, 1, dtype=torch.float64)
+    net(x, c, cond)
+    first = net.edge_builder._cache[1]
+    net(x * 2, c, cond)
+    assert net.edge_builder._cache[1] is first  # reused, not rebuilt
+    cond2 = Batch.from_data_list([Data(num_nodes=2), Data(num_nodes=5)])
+    net(x, c, cond2)
+    assert net.edge_builder._cache[1] is not first
+    assert net.edge_builder._cache[1].shape[1] == 2 + 20
+
+
+def test_edge_count_independent_of_padding():
+    """Our graph has sum n(n-1) edges where EDM's padded layout has B * n_max^2."""
+    sizes = torch.tensor([9, 29, 15])
+    batch = torch.repeat_interleave(torch.arange(3), sizes)
+    assert fully_connected_edges(batch).shape[1] == int((sizes * (sizes - 1)).sum())
