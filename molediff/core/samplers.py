@@ -43,14 +43,14 @@ class _Run:
         self.sigmas = [float(s) for s in sigmas]
         self.nfe = 0
         self._finite: list[Tensor] = []
-        self._steps: list[int] = []
+        self._where: list[tuple[int, float]] = []
 
     def __call__(self, x: Tensor, sigma: float, step: int) -> Tensor:
         s = self.space.expand(torch.full((self.space.num_samples,), sigma, dtype=x.dtype, device=x.device))
         denoised = self.space.project(self.denoiser(x, s, self.cond))
         self.nfe += 1
         self._finite.append(torch.isfinite(denoised).all())
-        self._steps.append(step)
+        self._where.append((step, sigma))
         if self.callback is not None:
             self.callback({"step": step, "x": x, "sigma": sigma, "denoised": denoised})
         return denoised
@@ -59,12 +59,11 @@ class _Run:
         finite = torch.stack(self._finite + [torch.isfinite(x).all()])
         if not bool(finite.all()):
             first = int((~finite).nonzero()[0])
-            where = (
-                f"the denoiser output at step {self._steps[first]} "
-                f"(sigma={self.sigmas[self._steps[first]]:.4g})"
-                if first < len(self._steps)
-                else "the final update"
-            )
+            if first < len(self._where):
+                step, sigma = self._where[first]
+                where = f"the denoiser output at step {step} (sigma={sigma:.4g})"
+            else:
+                where = "the final update"
             raise NonFiniteError(f"sampling produced NaN/inf, first in {where}")
         return x
 
