@@ -1,0 +1,1 @@
+"""Conformer generation domain: molecular graph in, 3D conformers (Å) out."""
