@@ -343,10 +343,21 @@ class QM9Data:
     def subset(self, positions: Sequence[int] | np.ndarray) -> QM9Data:
         """A new container holding only the given positions (order kept)."""
         positions = np.asarray(positions, dtype=np.int64)
-        records = [self.record(int(k)) for k in positions]
-        out = _pack(records, self.failed)
-        out.processing_seconds = self.processing_seconds
-        return out
+        atoms, atom_ptr = _gather_ranges(self.atom_ptr, positions)
+        bonds, bond_ptr = _gather_ranges(self.bond_ptr, positions)
+        return QM9Data(
+            index=self.index[positions],
+            smiles=self.smiles[positions],
+            atom_ptr=atom_ptr,
+            z=self.z[atoms],
+            pos=self.pos[atoms],
+            charges=self.charges[atoms],
+            bond_ptr=bond_ptr,
+            bonds=self.bonds[bonds],
+            props=self.props[positions],
+            failed=self.failed,
+            processing_seconds=self.processing_seconds,
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically (temp file in the same folder, then rename)."""
@@ -394,6 +405,16 @@ class QM9Data:
                 failed=f["failed"],
                 processing_seconds=float(f["processing_seconds"]),
             )
+
+
+def _gather_ranges(ptr: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat element indices of the CSR rows ``positions`` and the new row pointer."""
+    starts = ptr[positions]
+    lengths = ptr[positions + 1] - starts
+    new_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    # element e of the output belongs to row r: its source is starts[r] + (e - new_ptr[r])
+    flat = np.arange(new_ptr[-1], dtype=np.int64) + np.repeat(starts - new_ptr[:-1], lengths)
+    return flat, new_ptr
 
 
 def _pack(records: Sequence[QM9Record], failed: Sequence[int] | np.ndarray) -> QM9Data:

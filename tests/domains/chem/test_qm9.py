@@ -97,6 +97,9 @@ def test_limit_touches_no_cache_and_save_load_roundtrip(tmp_path, monkeypatch, q
     np.testing.assert_array_equal(back.smiles, qm9_small.smiles)
     sub = back.subset(back.positions_of([3, 5, 10**6]))
     assert sub.index.tolist() == [3, 5]
+    np.testing.assert_array_equal(sub.record(1).pos, qm9_small.record(4).pos)
+    np.testing.assert_array_equal(sub.record(1).bonds, qm9_small.record(4).bonds)
+    assert sub.record(0).smiles == "O"
     assert qm9.cache_path().parent == tmp_path / "cache"
 
 
