@@ -1,0 +1,26 @@
+"""Evaluate a checkpoint: `molediff evaluate ckpt_path=... [overrides]` (conf/evaluate.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from molediff.cli._hydra import CONFIG_DIR, run_task
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def _main(cfg: DictConfig) -> Any:
+    from molediff.train.run import evaluate
+
+    return run_task(evaluate, cfg)
+
+
+def main() -> None:
+    """Console-script entry point (``molediff-evaluate``)."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()

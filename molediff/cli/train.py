@@ -1,0 +1,26 @@
+"""Train a diffusion model: `molediff train [overrides]` (conf/train.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from molediff.cli._hydra import CONFIG_DIR, run_task
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def _main(cfg: DictConfig) -> Any:
+    from molediff.train.run import train
+
+    return run_task(train, cfg)
+
+
+def main() -> None:
+    """Console-script entry point (``molediff-train``)."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()
