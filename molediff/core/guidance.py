@@ -44,7 +44,9 @@ def gradient_guidance(
     reconstruction guidance). ``grad_log_p(x, sigma, cond)`` returns an ``x``-shaped tensor."""
 
     def guided(x: Tensor, sigma: Tensor, cond: Any = None) -> Tensor:
-        return denoiser(x, sigma, cond) + scale * sigma**2 * grad_log_p(x, sigma, cond)
+        with torch.enable_grad():  # samplers run without autograd; the gradient needs it
+            grad = grad_log_p(x.detach(), sigma, cond)
+        return denoiser(x, sigma, cond) + scale * sigma**2 * grad.detach()
 
     return guided
 
@@ -61,6 +63,7 @@ def inpaint(denoiser: DenoiserFn, known: Tensor, mask: Tensor) -> DenoiserFn:
     return inpainted
 
 
+@torch.no_grad()
 def repaint(
     denoiser: DenoiserFn,
     x: Tensor,

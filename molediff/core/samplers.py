@@ -68,6 +68,7 @@ class _Run:
         return x
 
 
+@torch.no_grad()
 def euler(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
     """Euler's method on the probability-flow ODE (first order, 1 NFE per step)."""
     run = _Run(denoiser, sigmas, space, cond, callback)
@@ -82,6 +83,7 @@ def euler(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=Non
     return run.finish(x)
 
 
+@torch.no_grad()
 def heun(
     denoiser,
     x,
@@ -118,6 +120,7 @@ def heun(
     return run.finish(x)
 
 
+@torch.no_grad()
 def ddim(
     denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None, eta: float = 0.0
 ) -> Tensor:
@@ -139,6 +142,7 @@ def ddim(
     return run.finish(x)
 
 
+@torch.no_grad()
 def ddpm(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
     """DDPM's ancestral sampler (Ho et al. 2020, Alg. 2 with the posterior variance
     beta-tilde): the step samples ``q(x_{sigma'} | x_sigma, x0 = D)``, which in VE form has
@@ -147,6 +151,7 @@ def ddpm(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None
     return ddim(denoiser, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, eta=1.0)
 
 
+@torch.no_grad()
 def dpmpp_2m(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) in ``lambda = -ln sigma``; first order
     on the first step and on the step to sigma = 0."""
@@ -168,6 +173,7 @@ def dpmpp_2m(denoiser, x, sigmas, *, space, cond=None, generator=None, callback=
     return run.finish(x)
 
 
+@torch.no_grad()
 def dpmpp_2m_sde(
     denoiser, x, sigmas, *, space, cond=None, generator=None, callback=None, eta: float = 1.0
 ) -> Tensor:
@@ -210,6 +216,7 @@ _DP_B5 = _DP_A[6] + (0.0,)
 _DP_B4 = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
 
 
+@torch.no_grad()
 def ode(
     denoiser,
     x,
