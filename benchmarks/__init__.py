@@ -1,0 +1,1 @@
+"""molediff benchmarks: one runner (``python -m benchmarks.run``) and suites in ``benchmarks/suites``."""
