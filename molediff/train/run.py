@@ -46,6 +46,13 @@ SAMPLING_GROUPS = ("sampler", "schedule", "guidance")
 
 
 # --------------------------------------------------------------------------- helpers
+def set_threads(cfg: DictConfig) -> None:
+    """Apply ``cfg.torch_threads`` (intra-op CPU threads) when set."""
+    n = cfg.get("torch_threads")
+    if n:
+        torch.set_num_threads(int(n))
+
+
 def resolve_device(name: str | None) -> torch.device:
     """``auto`` -> CUDA when available, else CPU."""
     if name in (None, "auto"):
@@ -125,6 +132,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     start = time.perf_counter()
     prepare_job(cfg)
+    set_threads(cfg)
     out = Path(cfg.paths.output_dir)
     domain = build_domain(cfg)
     ckpt_path = cfg.get("ckpt_path")
@@ -182,6 +190,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the EMA copy
+        # StepBatchSampler resumes mid-epoch from global_step; Lightning cannot see that
+        warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     last = ckpt_dir / "last.ckpt"
     trainer.save_checkpoint(last)
@@ -248,6 +258,7 @@ def _from_checkpoint(cfg: DictConfig) -> tuple[dict[str, Any], DictConfig, Any]:
 def sample(cfg: DictConfig) -> dict[str, Any]:
     """Sample from a checkpoint (with its saved config; sampler/schedule/guidance/steps may
     be overridden), export the samples and write ``metrics.json``."""
+    set_threads(cfg)
     ckpt, eff, comps = _from_checkpoint(cfg)
     device = resolve_device(cfg.get("device"))
     comps.denoiser.to(device)
@@ -278,6 +289,7 @@ def sample(cfg: DictConfig) -> dict[str, Any]:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Held-out denoising error (EMA weights) and sample metrics of a checkpoint."""
+    set_threads(cfg)
     ckpt, eff, comps = _from_checkpoint(cfg)
     device = resolve_device(cfg.get("device"))
     comps.denoiser.to(device)
