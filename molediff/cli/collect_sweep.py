@@ -21,6 +21,7 @@ import io
 import json
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def _parse_overrides(path: Path) -> dict[str, str]:
     for item in items:
         key, sep, value = str(item).partition("=")
         key = key.lstrip("+~")
-        if not sep or key.startswith(_SKIP_OVERRIDE_PREFIXES):
+        if not sep or key == "hydra" or key.startswith(_SKIP_OVERRIDE_PREFIXES):
             continue
         out[key] = value
     return out
@@ -106,11 +107,16 @@ def write_tables(
     cols = ["job", "status", *ocols, *mcols]
     df = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
     paths = {"csv": atomic_write_text(out_dir / "sweep.csv", df.to_csv(index=False))}
-    header = "| " + " | ".join(cols) + " |\n|" + "|".join("---" for _ in cols) + "|\n"
-    body = "".join("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |\n" for r in rows)
-    title = f"# Sweep {sweep_dir}\n\n{len(rows)} jobs.\n\n"
+    # the markdown table and the plot show the overrides that differ between jobs
+    varying = [c for c in ocols if len({r.get(c) for r in rows}) > 1] or ocols
+    common = [f"`{c}={rows[0].get(c)}`" for c in ocols if c not in varying]
+    shown = ["job", "status", *varying, *mcols]
+    header = "| " + " | ".join(shown) + " |\n|" + "|".join("---" for _ in shown) + "|\n"
+    body = "".join("| " + " | ".join(_fmt(r.get(c)) for c in shown) + " |\n" for r in rows)
+    title = f"# Sweep {sweep_dir}\n\n{len(rows)} jobs."
+    title += f" Common overrides: {' '.join(common)}.\n\n" if common else "\n\n"
     paths["md"] = atomic_write_text(out_dir / "sweep.md", title + header + body)
-    paths["png"] = _plot(df, ocols, mcols, out_dir / "sweep.png")
+    paths["png"] = _plot(df, varying, mcols, out_dir / "sweep.png")
     return paths
 
 
@@ -138,7 +144,9 @@ def _plot(df: Any, ocols: list[str], mcols: list[str], path: Path) -> Path:
         ax.invert_yaxis()
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)

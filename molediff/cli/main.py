@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("molediff.cli.main:_sample", "sample from a checkpoint (conf/sample.yaml)"),
     "evaluate": ("molediff.cli.main:_evaluate", "evaluate a checkpoint (conf/evaluate.yaml)"),
     "collect-sweep": ("molediff.cli.collect_sweep:main", "tabulate a multirun directory"),
+    "conformers": ("molediff.cli.conformers:main", "3D conformers of molecules -> SDF"),
 }
 
 

@@ -194,7 +194,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     last = ckpt_dir / "last.ckpt"
-    trainer.save_checkpoint(last)
+    trainer.save_checkpoint(last, weights_only=False)  # full state: resumable
     train_seconds = time.perf_counter() - start
 
     result: dict[str, Any] = {
