@@ -161,15 +161,60 @@ def prune_by_rmsd(mol: Chem.Mol, threshold: float, order: Sequence[int] | None =
     return kept
 
 
-def mmff_relax(mol: Chem.Mol, max_iters: int = 500) -> list[float | None]:
-    """MMFF94 relaxation of every conformer in place; energies in kcal/mol (``None`` per
-    conformer if MMFF has no parameters for the molecule)."""
+def mmff_relax(mol: Chem.Mol, max_iters: int = 2000) -> list[float | None]:
+    """MMFF94 relaxation of every conformer's coordinates in place (the graph and its
+    aromaticity flags are left untouched); energies in kcal/mol (``None`` per conformer
+    if MMFF has no parameters for the molecule)."""
     from rdkit.Chem import rdForceFieldHelpers
 
-    if not rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+    work = Chem.Mol(mol)  # MMFF typing rewrites aromaticity flags: relax a scratch copy
+    if not rdForceFieldHelpers.MMFFHasAllMoleculeParams(work):
         return [None] * mol.GetNumConformers()
-    res = AllChem.MMFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=max_iters)
+    res = AllChem.MMFFOptimizeMoleculeConfs(work, numThreads=1, maxIters=max_iters)
+    for c_out, c_work in zip(mol.GetConformers(), work.GetConformers(), strict=True):
+        c_out.SetPositions(c_work.GetPositions())
     return [float(e) if math.isfinite(e) else None for _, e in res]
+
+
+class _Sampler:
+    """A core sampler by name with its grid size and options (as ``conf/sampler``)."""
+
+    def __init__(self, name: str, steps: int, options: dict[str, Any]) -> None:
+        from molediff.core.samplers import get_sampler
+
+        if steps < 1:
+            raise ValueError(f"sampler steps must be >= 1, got {steps}")
+        self.fn = get_sampler(name)
+        self.name, self.steps, self.options = name, steps, options
+
+
+def load_conformer_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a molediff conformer checkpoint with ``torch.load(weights_only=True)``.
+
+    Raises:
+        CheckpointError: missing, corrupted, not molediff, or not a conformer model.
+    """
+    import pickle
+    import zipfile
+
+    from molediff.utils.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            OSError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupted or not a safe molediff "
+                              f"checkpoint ({str(exc).strip()[:200]})") from exc
+    meta = ckpt.get("molediff") if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or "config_yaml" not in meta or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not a molediff checkpoint (no 'molediff' entry)")
+    if meta.get("domain") != "conformers":
+        raise CheckpointError(
+            f"checkpoint {path} was trained on domain {meta.get('domain')!r}, not 'conformers'")
+    return ckpt
 
 
 class ConformerGenerator:
@@ -193,31 +238,37 @@ class ConformerGenerator:
         device: str | torch.device = "cpu",
         use_ema: bool = True,
     ) -> None:
-        from omegaconf import open_dict
+        from omegaconf import OmegaConf
 
-        from molediff.train.builders import build_components
-        from molediff.train.checkpoint import checkpoint_config, ema_state_dict, load_checkpoint
         from molediff.utils.errors import CheckpointError
+        from molediff.utils.instantiate import instantiate
 
         self.checkpoint = Path(checkpoint) if checkpoint is not None else BUNDLED_CHECKPOINT
-        ckpt = load_checkpoint(self.checkpoint, expect_domain="conformers")
-        cfg = checkpoint_config(ckpt)
-        with open_dict(cfg):
-            if sampler is not None:
-                cfg.sampler.name = sampler
-                cfg.sampler.options = {}
-            if steps is not None:
-                cfg.sampler.steps = int(steps)
-        comps = build_components(cfg)
+        ckpt = load_conformer_checkpoint(self.checkpoint)
+        cfg = OmegaConf.create(ckpt["molediff"]["config_yaml"])
+        # built here rather than through molediff.train (which imports Lightning: seconds
+        # of start-up for a command-line tool); same configs, same objects
+        self.domain = instantiate(cfg.domain, what="domain")
+        net = self.domain.build_net(cfg.model)
+        denoiser = instantiate(cfg.parameterization, what="parameterization", net=net)
+        self.schedule = instantiate(cfg.schedule, what="schedule")
+        scfg = cfg.sampler
+        self.sampler = _Sampler(
+            sampler or str(scfg.name),
+            int(steps if steps is not None else scfg.steps),
+            {} if sampler is not None and sampler != scfg.name
+            else dict(OmegaConf.to_container(scfg.get("options") or {}, resolve=True)),
+        )
+        prefix = "ema.shadow." if use_ema else "denoiser."
+        state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+        if not state:
+            raise CheckpointError(f"checkpoint {self.checkpoint} has no '{prefix}*' weights")
         try:
-            comps.denoiser.load_state_dict(ema_state_dict(ckpt, use_ema))
+            denoiser.load_state_dict(state)
         except RuntimeError as exc:
             raise CheckpointError(f"checkpoint weights do not fit its config: {exc}") from exc
         self.device = torch.device(device)
-        self.denoiser = comps.denoiser.eval().requires_grad_(False).to(self.device)
-        self.domain = comps.domain
-        self.schedule = comps.schedule
-        self.sampler = comps.sampler
+        self.denoiser = denoiser.eval().requires_grad_(False).to(self.device)
         self.trained_steps = int(ckpt["molediff"].get("global_step", -1))
         self.max_heavy_atoms = int(getattr(self.domain, "max_heavy_atoms", DEFAULT_MAX_HEAVY_ATOMS))
 

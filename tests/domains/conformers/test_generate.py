@@ -1,0 +1,97 @@
+"""Generation API with the bundled checkpoint: stereo preserved, bad inputs reported per
+molecule, determinism, relaxation / pruning, and the resample-mirror-drop logic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from rdkit import Chem
+
+from molediff.domains.chem.stereo import check_stereo
+from molediff.domains.conformers.generate import (
+    BUNDLED_CHECKPOINT,
+    ConformerGenerator,
+    summarize,
+    summary_line,
+)
+
+STEPS = 10
+
+
+@pytest.fixture(scope="module")
+def gen() -> ConformerGenerator:
+    torch.set_num_threads(1)
+    return ConformerGenerator(steps=STEPS)
+
+
+def test_bundled_checkpoint_is_small_and_safe():
+    assert BUNDLED_CHECKPOINT.is_file()
+    assert BUNDLED_CHECKPOINT.stat().st_size < 10 * 2**20
+    obj = torch.load(BUNDLED_CHECKPOINT, weights_only=True)
+    assert obj["molediff"]["domain"] == "conformers"
+
+
+@pytest.mark.parametrize("smiles", ["C[C@H](N)C(=O)O", "C[C@@H](O)/C=C/C", "F/C=C\\Cl"])
+def test_stereo_matches_input(gen, smiles):
+    res = gen.generate([smiles], num_confs=4, seed=1)[0]
+    assert res.ok, res.error
+    ref = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    for conf in res.mol.GetConformers():
+        report = check_stereo(ref, res.mol, conf.GetId())
+        assert report.ok and report.num_checked >= 1, report.mismatches
+    s = res.stats
+    assert res.num_conformers + s["dropped"] == 4
+    assert s["sampled"] >= 4 and s["mirrored"] <= s["stereo_rejected"]
+    assert Chem.MolToSmiles(Chem.RemoveHs(res.mol)) == Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
+
+
+def test_bad_inputs_are_reported_and_the_rest_succeeds(gen):
+    inputs = ["CCO", "C1CC", "[Si](C)(C)C", "C" * 70, ""]
+    res = gen.generate(inputs, num_confs=2, seed=0)
+    assert res[0].ok and res[0].num_conformers == 2
+    assert "invalid SMILES" in res[1].error
+    assert "unsupported element 'Si'" in res[2].error
+    assert "max_heavy_atoms" in res[3].error
+    assert "invalid SMILES" in res[4].error
+    summ = summarize(res)
+    assert summ["succeeded"] == 1 and summ["failed"] == 4
+    assert "1/5 molecules" in summary_line(summ)
+
+
+def test_deterministic_and_batched_across_molecules(gen):
+    a = gen.generate(["CCO", "CC(=O)N"], num_confs=3, seed=7, batch_size=4)
+    b = gen.generate(["CCO", "CC(=O)N"], num_confs=3, seed=7, batch_size=4)
+    for ra, rb in zip(a, b, strict=True):
+        for ca, cb in zip(ra.mol.GetConformers(), rb.mol.GetConformers(), strict=True):
+            assert (ca.GetPositions() == cb.GetPositions()).all()
+
+
+def test_relax_and_prune(gen):
+    res = gen.generate(["CCCO"], num_confs=4, seed=0, relax=True, prune_rms=50.0)[0]
+    assert res.ok and res.num_conformers == 1 and res.stats["pruned"] == 3
+    assert isinstance(res.conformer_props[0]["energy"], float)
+    mol, props = res.records()[0]
+    assert props["source_smiles"] == "CCCO" and "energy" in props
+
+
+def test_mirror_then_drop_logic(gen, monkeypatch):
+    """A sampler that always returns the wrong enantiomer: every slot is filled by a
+    mirror image after the resampling rounds; one that returns garbage: all dropped."""
+    from rdkit.Chem import AllChem
+
+    smi = "C[C@H](N)C(=O)O"
+    wrong = Chem.AddHs(Chem.MolFromSmiles("C[C@@H](N)C(=O)O"))
+    AllChem.EmbedMolecule(wrong, randomSeed=0)
+    pos = torch.tensor(wrong.GetConformer().GetPositions(), dtype=torch.float32)
+    monkeypatch.setattr(gen, "sample_coordinates", lambda graphs, g: [pos.clone() for _ in graphs])
+    res = gen.generate([smi], num_confs=3, seed=0, max_rounds=2)[0]
+    assert res.ok and res.num_conformers == 3
+    assert res.stats["mirrored"] == 3 and res.stats["stereo_rejected"] == 6
+    assert {p["stereo"] for p in res.conformer_props} == {"mirrored"}
+    ref = Chem.AddHs(Chem.MolFromSmiles(smi))
+    assert all(check_stereo(ref, res.mol, c.GetId()).ok for c in res.mol.GetConformers())
+
+    flat = torch.zeros_like(pos)  # no 3D stereo at all: cannot be fixed by mirroring
+    monkeypatch.setattr(gen, "sample_coordinates", lambda graphs, g: [flat.clone() for _ in graphs])
+    res = gen.generate([smi], num_confs=2, seed=0, max_rounds=2)[0]
+    assert not res.ok and res.stats["dropped"] == 2 and "stereo" in res.error
