@@ -264,8 +264,22 @@ def _fmt(v: float) -> str:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Run the suite; ``quick`` uses fewer samples and NFE levels (DDPM keeps 1000 NFE)."""
+    """Run the suite; ``quick`` uses fewer samples and NFE levels (DDPM keeps 1000 NFE).
+
+    Runs on one torch thread: on a small shared machine intra-op threads oversubscribe
+    the cores and make timings meaningless (a 5 ms oracle call became 370 ms on 2 cores).
+    """
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+    torch.set_num_threads(1)
     torch.set_grad_enabled(False)
+    try:
+        return _run(quick)
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_grad_enabled(grad)
+
+
+def _run(quick: bool) -> dict[str, Any]:
     t_start = time.perf_counter()
     n = 8192 if quick else 32768
     nfes = NFE_QUICK if quick else NFE_FULL
@@ -327,6 +341,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "rows": rows,
         "overhead": ovh,
         "seconds": time.perf_counter() - t_start,
+        "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -432,7 +447,8 @@ def _tables(
         "Heun spends 2 NFE per step (1 on the last).",
         "",
         f"**Per-step overhead** relative to one call of an EDM-wrapped 3-layer MLP (width 256) on a [4096, 64] batch "
-        f"({ovh['_network']['ms_per_call']:.2f} ms): (time per NFE − network time) / network time.",
+        f"({ovh['_network']['ms_per_call']:.2f} ms, 1 torch thread): (time per NFE − network time) / network time; "
+        "Karras grid, 20 steps (10 in quick mode), best of several runs.",
         "",
         "| sampler | ms / NFE | overhead |",
         "|---|---:|---:|",
