@@ -1,0 +1,33 @@
+"""Equivariant graph denoiser networks and graph construction (see docs/nn.md).
+
+Submodules are imported lazily so that ``import molediff.nn`` does not pull in e3nn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EGNN": "molediff.nn.egnn",
+    "EGNNLayer": "molediff.nn.egnn",
+    "TensorFieldNetwork": "molediff.nn.tensorfield",
+    "TensorFieldConv": "molediff.nn.tensorfield",
+    "EdgeBuilder": "molediff.nn.edge_builder",
+    "NoiseEmbedding": "molediff.nn.embeddings",
+    "ConditionEmbedding": "molediff.nn.embeddings",
+    "FourierEmbedding": "molediff.nn.embeddings",
+    "fully_connected_edges": "molediff.nn.graphs",
+    "radius_edges": "molediff.nn.graphs",
+    "knn_edges": "molediff.nn.graphs",
+    "sequence_edges": "molediff.nn.graphs",
+    "union_edges": "molediff.nn.graphs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'molediff.nn' has no attribute {name!r}")
