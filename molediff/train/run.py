@@ -124,12 +124,32 @@ def publish(out_dir: Path, write: Any) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- train
+_DIST_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK", "GROUP_RANK",
+             "RANK", "LOCAL_WORLD_SIZE", "PL_GLOBAL_SEED")
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.domain``; resume from ``cfg.ckpt_path`` if given.
 
     Writes ``checkpoints/last.ckpt`` (plus periodic ones), logger files and
     ``metrics.json`` (final train loss, EMA validation loss, EMA sample metrics).
     """
+    saved_env = {k: os.environ.get(k) for k in _DIST_ENV}
+    try:
+        return _train(cfg)
+    finally:
+        # a sweep runs the next job in this process: leave no process group or rendezvous
+        # variables behind, or its DDP ranks would join this job's dead group
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _train(cfg: DictConfig) -> dict[str, Any]:
     start = time.perf_counter()
     prepare_job(cfg)
     set_threads(cfg)
