@@ -268,8 +268,8 @@ class MoleculeDomain(Domain):
             p = train.props[:, cols]
             self.prop_mean, self.prop_std = p.mean(0), p.std(0) + 1e-12
             self.prop_min, self.prop_max = p.min(0), p.max(0)
-            ytr = self._y_rows(self.normalise(p))
-            yva = self._y_rows(self.normalise(val.props[:, cols]))
+            ytr = self._y_rows(self._normalise(p))
+            yva = self._y_rows(self._normalise(val.props[:, cols]))
         self._train = _QM9Molecules(train, self, ytr)
         self._val = _QM9Molecules(val, self, yva)
 
@@ -298,6 +298,9 @@ class MoleculeDomain(Domain):
     def normalise(self, values: np.ndarray) -> np.ndarray:
         """Property values (dataset units, ``[..., P]``) -> training z-scores."""
         self.setup()
+        return self._normalise(values)
+
+    def _normalise(self, values: np.ndarray) -> np.ndarray:
         return (np.asarray(values, dtype=np.float64) - self.prop_mean) / self.prop_std
 
     def property_range(self) -> dict[str, tuple[float, float]]:
