@@ -37,7 +37,7 @@ def sdf_text(mols: Iterable[Chem.Mol | tuple[Chem.Mol, dict[str, Any]]]) -> str:
             _set_prop(mol, key, value)
         conf_ids = [c.GetId() for c in mol.GetConformers()] or [-1]
         for cid in conf_ids:
-            block = Chem.MolToMolBlock(mol, confId=cid, kekulize=False)
+            block = Chem.MolToMolBlock(mol, confId=cid)
             fields = "".join(f">  <{k}>\n{mol.GetProp(k)}\n\n" for k in mol.GetPropNames())
             records.append(block + fields + "$$$$\n")
     return "".join(records)
