@@ -184,7 +184,8 @@ def diffusers_grid(kind: str, steps: int, karras: bool = False) -> Tensor:
     sig = sched.sigmas.double()
     if kind == "heun":  # [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0] -> [s0, ..., s_{n-1}, 0]
         sig = torch.cat([sig[:1], sig[1:-1:2], sig[-1:]])
-    return sig
+    # at n close to 1000, rounding the timesteps repeats some (diffusers then steps by 0)
+    return torch.unique_consecutive(sig)
 
 
 def steps_for(name: str, nfe: int) -> int:
@@ -290,7 +291,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def _run(quick: bool) -> dict[str, Any]:
     t_start = time.perf_counter()
-    n = 8192 if quick else 32768
+    n = 8192 if quick else 16384
     nfes = NFE_QUICK if quick else NFE_FULL
     gm, space = make_target(n)
     ref = gm.sample(torch.empty(n, 16), torch.Generator().manual_seed(11))
@@ -328,7 +329,7 @@ def _run(quick: bool) -> dict[str, Any]:
             record(name, "molediff", "karras", nfe, x, used)
     # ours on exactly the grid diffusers steps through (isolates grid from solver)
     for name in ("ddim", "heun", "dpmpp_2m"):
-        for nfe in nfes:
+        for nfe in [v for v in nfes if v < 1000]:  # at 1000 NFE all sit on the floor
             x, used = run_ours(name, gm, space, z, diffusers_grid(name, steps_for(name, nfe)))
             record(name, "molediff", "diffusers' grid", nfe, x, used)
     # diffusers
