@@ -433,6 +433,10 @@ def _tables(
                 theirs = _find(rows, "diffusers", sampler, their_grid, c)
                 if ours is None or theirs is None:
                     continue
+                if not (math.isfinite(theirs["sw"]) and math.isfinite(theirs["moment"])):
+                    checks.append({"check": f"{sampler} {grid} NFE {c} vs diffusers", "pass": None})
+                    out.append(f"| {sampler} ({grid}) NFE {c}: ours/diffusers | n/a | n/a | diffusers gave NaN |")
+                    continue
                 rs = ours["sw"] / theirs["sw"]
                 rm = ours["moment"] / theirs["moment"]
                 ok = rs <= 1.05 and rm <= 1.05
