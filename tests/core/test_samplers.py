@@ -154,3 +154,23 @@ def test_samplers_run_in_float32():
     x, _ = sample("dpmpp_2m", gm, tmpl, KarrasSchedule().sigmas(20), space=gm.space,
                   generator=torch.Generator().manual_seed(0))
     assert x.dtype == torch.float32 and torch.isfinite(x).all()
+
+
+def test_dpmpp_2m_goes_first_order_on_a_sudden_long_step(float64, monkeypatch):
+    """A time-uniform VP grid ends with one long log-sigma step; extrapolating there costs
+    accuracy, so the solver drops to first order (MIN_STEP_RATIO)."""
+    import molediff.core.samplers as samplers
+
+    space = DenseSpace(32, 1)
+    mean = torch.tensor([1.0, -1.0, 0.5])
+    sig = LinearSchedule().sigmas(10)
+    x_T = float(sig[0]) * torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    ref = gm_single(gaussian_flow(x_T, mean, 0.5, float(sig[0]), float(sig[-2])), sig[-2], mean, 0.5, space)
+
+    def err():
+        x = samplers.dpmpp_2m(lambda x, s, c: gm_single(x, s, mean, 0.5, space), x_T, sig, space=space)
+        return float((x - ref).abs().max())
+
+    guarded = err()
+    monkeypatch.setattr(samplers, "MIN_STEP_RATIO", 0.0)
+    assert guarded < 0.7 * err()
