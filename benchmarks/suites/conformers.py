@@ -136,7 +136,7 @@ def run(quick: bool) -> dict[str, Any]:
     sc = stereo_counts
     note = (
         f"\nOurs ({gen.sampler.name}, {gen.sampler.steps} steps, checkpoint trained "
-        f"{gen.trained_steps} steps): {sc['sampled']} samples drawn for {n * K} slots; "
+        f"{gen.trained_steps} steps): {sc['sampled']} samples drawn for {len(refs) * K} slots; "
         f"{sc['stereo_rejected']} rejected by the stereo check and resampled, "
         f"{sc['mirrored']} mirrored, {sc['dropped']} dropped. QM9 test split, single CPU thread.\n"
     )
@@ -144,7 +144,7 @@ def run(quick: bool) -> dict[str, Any]:
         "table": header + "\n".join(lines) + "\n" + note,
         "rows": rows,
         "k": K,
-        "num_molecules": n,
+        "num_molecules": len(refs),
         "stereo_counts": {k: v for k, v in sc.items() if isinstance(v, int | float)
                           and not (isinstance(v, float) and math.isnan(v))},
         "sampler": gen.sampler.name,
