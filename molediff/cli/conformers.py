@@ -113,18 +113,28 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace, progress_bar
         print(f"molediff conformers: error: {exc}", file=sys.stderr)
         return 2
     gen.max_heavy_atoms = int(args.max_heavy_atoms)
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")  # our own one-line message per molecule replaces RDKit's
     bar = None
+    progress = None
     if progress_bar:
         from tqdm import tqdm
 
         bar = tqdm(total=len(inputs) * args.num_confs, unit="conf", desc="sampling",
                    file=sys.stderr, disable=args.quiet)
+
+        def progress(k: int) -> None:
+            # stereo resampling draws more than the first estimate: grow the total
+            if bar.n + k > bar.total:
+                bar.total = bar.n + k
+            bar.update(k)
     t0 = time.perf_counter()
     try:
         results = gen.generate(
             inputs, args.num_confs, seed=args.seed, batch_size=args.batch_size,
             max_rounds=args.max_rounds, relax=args.relax, prune_rms=args.prune_rms,
-            progress=bar.update if bar is not None else None,
+            progress=progress,
         )
     finally:
         if bar is not None:
