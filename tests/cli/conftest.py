@@ -8,16 +8,6 @@ from molediff.train.run import train
 from molediff.train.testing import quick_train_config
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="session")
 def trained_ckpt(tmp_path_factory):
     """A digits checkpoint from a 20-step in-process training run."""
