@@ -131,18 +131,33 @@ def guidance_table(path: Path | None, n: int, scales=(0.0, 1.0, 2.0)) -> dict[st
         samples, _ = generate(comps.denoiser, domain, comps.schedule, spec,
                               ClassifierFreeGuidance(scale), num_samples=n, batch_size=250,
                               seed=0, condition={"properties": "sample"})
+        from molediff.domains.molecules.metrics import edm_valid_smiles
+
         pred = reg.predict([s.pair() for s in samples])
         target = np.array([[s.target[p] for p in props] for s in samples])
-        mae = np.abs(pred - target).mean(0)
+        from rdkit import rdBase
+
+        with rdBase.BlockLogs():
+            valid = np.array([edm_valid_smiles(*s.pair())[0] is not None for s in samples])
+        err = np.abs(pred - target)
+        mae = err.mean(0)
+        mae_valid = err[valid].mean(0) if valid.any() else np.full(len(props), np.nan)
         # the same predictions against shuffled targets: what "no control" looks like
-        shuffled = np.abs(pred - target[np.random.default_rng(0).permutation(len(target))]).mean(0)
-        rec = {"scale": scale, "mae": dict(zip(props, mae.tolist(), strict=True)),
-               "mae_shuffled_targets": dict(zip(props, shuffled.tolist(), strict=True))}
+        perm = np.random.default_rng(0).permutation(len(target))
+        shuffled = np.abs(pred - target[perm]).mean(0)
+        shuffled_valid = (np.abs(pred - target[perm])[valid].mean(0) if valid.any()
+                          else np.full(len(props), np.nan))
+        rec = {"scale": scale, "num_valid": int(valid.sum()),
+               "mae": dict(zip(props, mae.tolist(), strict=True)),
+               "mae_valid": dict(zip(props, mae_valid.tolist(), strict=True)),
+               "mae_shuffled_targets": dict(zip(props, shuffled.tolist(), strict=True)),
+               "mae_valid_shuffled_targets": dict(zip(props, shuffled_valid.tolist(), strict=True))}
         records.append(rec)
-        rows.append(f"| {scale:g} | " + " | ".join(f"{mae[i]:.3g} (shuffled {shuffled[i]:.3g})"
-                                                   for i in range(len(props))) + " |")
-    head = "| guidance scale | " + " | ".join(f"MAE {p}" for p in props) + " |\n" + \
-           "|---|" + "---|" * len(props)
+        rows.append(f"| {scale:g} | " + " | ".join(
+            f"{mae[i]:.3g} (shuffled {shuffled[i]:.3g}) | {mae_valid[i]:.3g} "
+            f"(shuffled {shuffled_valid[i]:.3g}, n={int(valid.sum())})" for i in range(len(props))) + " |")
+    head = "| guidance scale | " + " | ".join(f"MAE {p}, all | MAE {p}, EDM-valid only" for p in props) \
+        + " |\n" + "|---|" + "---|---|" * len(props)
     own = ", ".join(f"{p}: {info['val_mae'][p]:.3g}" for p in props)
     table = (f"Property guidance, `{path}` ({_budget(ckpt)}), N = {n}, heun 25 steps; scale 0 = "
              f"unconditional. Regressor's own held-out MAE: {own}.\n\n" + head + "\n" + "\n".join(rows))
