@@ -77,3 +77,26 @@ def load_split(path: str | Path | None = None) -> dict[str, np.ndarray]:
         )
     with np.load(path, allow_pickle=False) as f:
         return {name: f[name].astype(np.int64) for name in SPLIT_NAMES}
+
+
+def train_val_data(limit_train: int | None = None, limit_val: int | None = None):
+    """QM9 ``(train, valid)`` as ``QM9Data`` for a domain's ``setup``.
+
+    With ``limit_train`` only the first rows of QM9 are read (fast, no full cache needed)
+    and every 10th of them is held out for validation, so small runs and tests still get
+    a disjoint validation set. Otherwise the fixed split is used, validation cut to
+    ``limit_val`` molecules.
+    """
+    from molediff.domains.chem.qm9 import load_qm9
+
+    if limit_train is not None:
+        data = load_qm9(limit=int(limit_train) * 10 // 9 + 1)
+        pos = np.arange(len(data))
+        return data.subset(pos[pos % 10 != 9]), data.subset(pos[pos % 10 == 9])
+    full = load_qm9()
+    split = load_split()
+    train = full.subset(full.positions_of(split["train"]))
+    val = full.subset(full.positions_of(split["valid"]))
+    if limit_val is not None:
+        val = val.subset(np.arange(min(int(limit_val), len(val))))
+    return train, val

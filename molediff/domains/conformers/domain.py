@@ -159,22 +159,12 @@ class ConformerDomain(Domain):
     def setup(self) -> None:
         if self._train is not None:
             return
-        from molediff.domains.chem.qm9 import load_qm9
+        from molediff.domains.chem.split import train_val_data
         from molediff.domains.conformers.data import QM9ConformerDataset
 
-        if self.limit_train is not None:
-            # only the first rows of QM9 (fast, no full cache needed); every 10th row
-            # is held out for validation so that tests get a disjoint val set
-            data = load_qm9(limit=int(self.limit_train) * 10 // 9 + 1)
-            import numpy as np
-
-            pos = np.arange(len(data))
-            train = QM9ConformerDataset(split=None, data=data.subset(pos[pos % 10 != 9]))
-            val = QM9ConformerDataset(split=None, data=data.subset(pos[pos % 10 == 9]))
-        else:
-            train = QM9ConformerDataset("train")
-            val = QM9ConformerDataset("valid", limit=self.limit_val,
-                                      data=None)
+        train_data, val_data = train_val_data(self.limit_train, self.limit_val)
+        train = QM9ConformerDataset(split=None, data=train_data)
+        val = QM9ConformerDataset(split=None, data=val_data)
         wrap = _CachedDataset if self.cache else (lambda d: d)
         self._train, self._val = wrap(train), wrap(val)
 

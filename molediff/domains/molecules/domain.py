@@ -244,21 +244,10 @@ class MoleculeDomain(Domain):
     def setup(self) -> None:
         if self._train is not None:
             return
-        from molediff.domains.chem.qm9 import PROPERTY_NAMES, load_qm9
+        from molediff.domains.chem.qm9 import PROPERTY_NAMES
+        from molediff.domains.chem.split import train_val_data
 
-        if self.limit_train is not None:
-            data = load_qm9(limit=int(self.limit_train) * 10 // 9 + 1)
-            pos = np.arange(len(data))
-            train, val = data.subset(pos[pos % 10 != 9]), data.subset(pos[pos % 10 == 9])
-        else:
-            from molediff.domains.chem.split import load_split
-
-            full = load_qm9()
-            split = load_split()
-            train = full.subset(full.positions_of(split["train"]))
-            val = full.subset(full.positions_of(split["valid"]))
-            if self.limit_val is not None:
-                val = val.subset(np.arange(min(int(self.limit_val), len(val))))
+        train, val = train_val_data(self.limit_train, self.limit_val)
         self._train_data = train
         sizes = np.diff(train.atom_ptr)
         self.size_hist = np.bincount(sizes).astype(np.float64)
