@@ -63,6 +63,9 @@ class EGNNLayer(nn.Module):
         norm_diff: divide coordinate differences by ``|x_i - x_j| + norm_constant``.
         norm_constant: Å, see ``norm_diff``.
         mix_channels: add the intra-node channel-mixing update (only used when ``V > 1``).
+        chiral: add a coordinate update along ``(x_i - x_j) × u_i`` (``u_i``: the node's
+            mean neighbour direction). A cross product is a pseudovector, so the layer is
+            SE(3)- but not reflection-equivariant and can tell enantiomers apart.
     """
 
     def __init__(
@@ -77,10 +80,12 @@ class EGNNLayer(nn.Module):
         norm_constant: float = 1.0,
         mix_channels: bool = True,
         act: type[nn.Module] = nn.SiLU,
+        chiral: bool = False,
     ) -> None:
         super().__init__()
         h, v = hidden, vector_channels
         self.v = v
+        self.chiral = chiral
         self.attention = attention
         self.tanh = tanh
         self.coords_range = coords_range
@@ -97,7 +102,7 @@ class EGNNLayer(nn.Module):
         self.c_node = nn.Linear(h, 2 * h)
         self.c_edge = nn.Linear(edge_dim, h, bias=False)
         self.c_mid = nn.Linear(h, h)
-        self.c_out = nn.Linear(h, v, bias=False)
+        self.c_out = nn.Linear(h, 2 * v if chiral else v, bias=False)
         torch.nn.init.xavier_uniform_(self.c_out.weight, gain=0.001)  # as EDM: start near identity
         self.mix = nn.Linear(h, v * v) if (mix_channels and v > 1) else None
         if self.mix is not None:
@@ -121,7 +126,7 @@ class EGNNLayer(nn.Module):
         h = h + self.node_mlp(torch.cat([h, agg], dim=-1))
 
         c = self.act(self.c_mid(self._edge_hidden(self.c_node, self.c_edge, h, src, dst, e)))
-        w = self.c_out(c)  # [E, V]
+        w = self.c_out(c)  # [E, V] (or [E, 2V] when chiral)
         if self.tanh:
             w = torch.tanh(w) * self.coords_range
         diff = x.index_select(0, dst) - x.index_select(0, src)  # [E, V, 3]
@@ -129,8 +134,16 @@ class EGNNLayer(nn.Module):
             # sqrt(r2 + 1e-8) keeps the gradient finite for coincident points
             norm = torch.sqrt((diff * diff).sum(-1, keepdim=True) + 1e-8)
             diff = diff / (norm + self.norm_constant)
-        x = x + aggregate(diff * w[..., None], dst, n, scale if isinstance(scale, float)
-                          else scale[..., None])
+        vscale = scale if isinstance(scale, float) else scale[..., None]
+        if self.chiral:
+            w, w_chiral = w.split(self.v, dim=-1)
+            u = aggregate(diff, dst, n, vscale)
+            u = u / (torch.sqrt((u * u).sum(-1, keepdim=True) + 1e-8) + 1.0)
+            turn = torch.linalg.cross(diff, u.index_select(0, dst), dim=-1)
+            diff = diff * w[..., None] + turn * w_chiral[..., None]
+        else:
+            diff = diff * w[..., None]
+        x = x + aggregate(diff, dst, n, vscale)
         if self.mix is not None:
             rel = x - x.mean(1, keepdim=True)
             mix = torch.tanh(self.mix(h)).view(n, self.v, self.v)
@@ -160,6 +173,8 @@ class EGNN(nn.Module):
         layers: equivariant blocks (EDM QM9: 9).
         edges: ``"full" | "radius" | "knn" | "given"``.
         cutoff: Å for ``"radius"``.
+        chiral: SE(3)-only coordinate updates that can tell mirror images apart (see
+            :class:`EGNNLayer`); off gives EDM's E(3)-equivariant network.
         k: neighbours for ``"knn"``.
         edge_features: width of ``cond.edge_attr`` (0: no given edges unless ``"given"``).
         sequence_neighbours: add ``i +- 1..s`` chain edges with offset one-hot features.
@@ -194,6 +209,7 @@ class EGNN(nn.Module):
         initial_distances: bool = True,
         distance_scale: float = 1.0,
         mix_channels: bool = True,
+        chiral: bool = False,
     ) -> None:
         super().__init__()
         v = vector_channels
@@ -217,7 +233,7 @@ class EGNN(nn.Module):
         edge_dim = v * v * (2 if initial_distances else 1) + self.edge_builder.attr_dim
         self.layers = nn.ModuleList(
             EGNNLayer(hidden, edge_dim, v, attention, tanh, coords_range, norm_diff,
-                      norm_constant, mix_channels)
+                      norm_constant, mix_channels, chiral=chiral)
             for _ in range(layers)
         )
         self.out = nn.Linear(hidden, self.scalar_features) if self.scalar_features else None
