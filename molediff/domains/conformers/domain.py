@@ -16,7 +16,6 @@ its mirror image; stereo is enforced after sampling by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
 from molediff.core.space import GraphSpace
-from molediff.domains.base import Domain
 from molediff.domains.chem.featurize import (
     ATOMIC_NUMBERS,
     BOND_TYPES,
@@ -39,6 +37,7 @@ from molediff.domains.chem.featurize import (
     NUM_NODE_FEATURES,
     smiles_to_data,
 )
+from molediff.domains.graph_domain import GraphDomain
 
 #: coordinate standard deviation of centred QM9 DFT geometries, Å (all atoms, per axis)
 QM9_SIGMA_DATA = 1.40
@@ -126,7 +125,7 @@ def connectivity_matches(mol: Chem.Mol, conf_id: int = -1, charge: int = 0) -> b
     return want == got
 
 
-class ConformerDomain(Domain):
+class ConformerDomain(GraphDomain):
     """Conformer generation on QM9 (DFT geometries, explicit hydrogens).
 
     Args:
@@ -168,17 +167,8 @@ class ConformerDomain(Domain):
         wrap = _CachedDataset if self.cache else (lambda d: d)
         self._train, self._val = wrap(train), wrap(val)
 
-    def train_dataset(self) -> Dataset:
-        self.setup()
-        assert self._train is not None
-        return self._train
 
-    def val_dataset(self) -> Dataset | None:
-        self.setup()
-        return self._val
 
-    def collate(self, items: Sequence[Any]) -> Batch:
-        return Batch.from_data_list(list(items))
 
     def batch_to(self, batch: Batch) -> tuple[Tensor, Batch, GraphSpace]:
         if batch.pos is None:

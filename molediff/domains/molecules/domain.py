@@ -49,7 +49,7 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
 from molediff.core.space import GraphSpace
-from molediff.domains.base import Domain
+from molediff.domains.graph_domain import GraphDomain
 
 #: element symbols and atomic numbers of the type one-hot (QM9's elements)
 ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "F")
@@ -136,7 +136,7 @@ class _QM9Molecules(Dataset):
         return item
 
 
-class MoleculeDomain(Domain):
+class MoleculeDomain(GraphDomain):
     """EDM-style joint diffusion of coordinates (Å), atom types and charges on QM9.
 
     Args:
@@ -262,14 +262,7 @@ class MoleculeDomain(Domain):
         self._train = _QM9Molecules(train, self, ytr)
         self._val = _QM9Molecules(val, self, yva)
 
-    def train_dataset(self) -> Dataset:
-        self.setup()
-        assert self._train is not None
-        return self._train
 
-    def val_dataset(self) -> Dataset | None:
-        self.setup()
-        return self._val
 
     @property
     def train_data(self) -> Any:
@@ -277,8 +270,6 @@ class MoleculeDomain(Domain):
         self.setup()
         return self._train_data
 
-    def collate(self, items: Sequence[Any]) -> Batch:
-        return Batch.from_data_list(list(items))
 
     def batch_to(self, batch: Batch) -> tuple[Tensor, Batch, GraphSpace]:
         return batch.x, batch, GraphSpace(batch.batch, int(batch.num_graphs))
