@@ -14,10 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from molediff.core.samplers import _Run
+from molediff.core.samplers import DenoiserFn, _Run
 from molediff.core.space import Space
-
-DenoiserFn = Callable[[Tensor, Tensor, Any], Tensor]
 
 
 def classifier_free(denoiser: DenoiserFn, scale: float, null_cond: Any = None) -> DenoiserFn:

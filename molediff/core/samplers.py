@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from molediff.core.denoisers import NFECounter
 from molediff.core.schedules import check_sigmas
 from molediff.core.space import Space
 
@@ -319,13 +320,8 @@ def sample(
     Returns the samples and the number of denoiser evaluations spent.
     """
     fn = get_sampler(sampler) if isinstance(sampler, str) else sampler
-    calls = [0]
-
-    def counted(x: Tensor, sigma: Tensor, c: Any) -> Tensor:
-        calls[0] += 1
-        return denoiser(x, sigma, c)
-
+    counted = NFECounter(denoiser)
     x = space.randn_like(template, generator) * float(sigmas[0])
     x = x + template * (1 - space.loss_mask(template))
     out = fn(counted, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, **options)
-    return out, calls[0]
+    return out, counted.nfe
