@@ -80,6 +80,30 @@ def load_checkpoint(
     return ckpt
 
 
+def load_weights(module: Any, path: str | Path, expect_domain: str | None = None) -> int:
+    """Copy a checkpoint's network weights into ``module`` (a ``DiffusionModule``) for
+    fine-tuning: the raw weights (``denoiser.*``) and their EMA (``ema.shadow.*``); a slim
+    bundled checkpoint (EMA only) initialises both from the EMA. Optimizer, schedule and step
+    count are not touched. Returns the checkpoint's training step.
+
+    Raises:
+        CheckpointError: unreadable checkpoint, other domain, or weights that do not fit.
+    """
+    ckpt = load_checkpoint(path, expect_domain=expect_domain)
+    state = ckpt["state_dict"]
+    ema = {k[len("ema.shadow."):]: v for k, v in state.items() if k.startswith("ema.shadow.")}
+    raw = {k[len("denoiser."):]: v for k, v in state.items() if k.startswith("denoiser.")} or ema
+    if not raw:
+        raise CheckpointError(f"{path} holds no network weights")
+    try:
+        module.denoiser.load_state_dict(raw)
+        module.ema.shadow.load_state_dict(ema or raw)
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights of {path} do not fit this model: "
+                              f"{str(exc).splitlines()[0]}") from exc
+    return int(ckpt[META_KEY].get("global_step", 0))
+
+
 def checkpoint_config(ckpt: dict[str, Any]) -> DictConfig:
     """The resolved training config stored in a checkpoint."""
     cfg = OmegaConf.create(ckpt[META_KEY]["config_yaml"])

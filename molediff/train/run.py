@@ -32,6 +32,7 @@ from molediff.train.checkpoint import (
     checkpoint_config,
     ema_state_dict,
     load_checkpoint,
+    load_weights,
 )
 from molediff.train.data import DomainDataModule
 from molediff.train.launch import prepare_job
@@ -159,6 +160,9 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path:
         ckpt_path = str(Path(ckpt_path).expanduser().resolve())
         load_checkpoint(ckpt_path, expect_domain=domain.name)  # fail before any work
+    if cfg.get("init_from") and ckpt_path:
+        raise ConfigError("give ckpt_path (resume a run) or init_from (fine-tune from its "
+                          "weights), not both")
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     comps = build_components(cfg, domain)
     domain.setup()
@@ -173,6 +177,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         seed=int(cfg.seed),
         config_yaml=config_yaml,
     )
+    if cfg.get("init_from"):
+        load_weights(module, Path(cfg.init_from).expanduser(), expect_domain=domain.name)
     datamodule = DomainDataModule(
         domain,
         batch_size=int(cfg.data.batch_size),

@@ -79,3 +79,41 @@ def test_sigkilled_run_resumes_exactly(tmp_path):
     b = load_file(tmp_path / "resumed" / "checkpoints" / "last.ckpt")["state_dict"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_init_from_starts_from_weights_with_fresh_optimizer(tmp_path):
+    import pytest
+
+    from molediff.train.checkpoint import load_weights
+    from molediff.utils.errors import CheckpointError, ConfigError
+
+    train(quick_train_config(tmp_path / "base", "trainer.max_steps=8", *COMMON))
+    base = tmp_path / "base" / "checkpoints" / "last.ckpt"
+    ft = train(quick_train_config(tmp_path / "ft", "trainer.max_steps=0", f"init_from={base}",
+                                  *COMMON))
+    assert ft["global_step"] == 0  # a new run: step count starts again
+    a = load_file(base)["state_dict"]
+    b = load_file(tmp_path / "ft" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        if k != "ema.num_updates":
+            assert torch.equal(a[k], b[k]), k  # weights and EMA carried over unchanged
+    assert int(b["ema.num_updates"]) == 0 < int(a["ema.num_updates"])  # EMA warm-up restarts
+    # fine-tuning then moves them, from the carried-over start
+    train(quick_train_config(tmp_path / "ft2", "trainer.max_steps=3", f"init_from={base}", *COMMON))
+    c = load_file(tmp_path / "ft2" / "checkpoints" / "last.ckpt")
+    assert c["global_step"] == 3
+    assert not any(torch.equal(a[k], c["state_dict"][k]) for k in a if k.startswith("denoiser."))
+    # resuming and fine-tuning at once is ambiguous
+    with pytest.raises(ConfigError, match="not both"):
+        train(quick_train_config(tmp_path / "both", f"ckpt_path={base}", f"init_from={base}",
+                                 *COMMON))
+    # weights of another architecture: one clear error
+    from molediff.train.builders import build_components
+    from molediff.train.module import DiffusionModule
+
+    cfg = quick_train_config(tmp_path / "wide", "model.hidden=17")
+    comps = build_components(cfg)
+    module = DiffusionModule(comps.domain, comps.denoiser, optimizer=cfg.optim)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_weights(module, base)
