@@ -13,7 +13,8 @@ from molediff.core.space import DenseSpace
 from .conftest import dense_mixture, graph_batch
 
 # Enough steps for each sampler's discretisation error to sit below the Monte Carlo error.
-STEPS = {"ode": 2, "ddpm": 200, "dpmpp_2m_sde": 100, "euler": 150, "ddim": 150, "heun": 30, "dpmpp_2m": 40}
+STEPS = {"ode": 2, "ddpm": 200, "dpmpp_2m_sde": 100, "euler": 150, "ddim": 150, "heun": 30, "dpmpp_2m": 40,
+         "restart": 30}
 
 
 def mixture_stats(x: torch.Tensor) -> torch.Tensor:
@@ -124,7 +125,7 @@ def test_generator_is_honoured(float64):
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
 
-@pytest.mark.parametrize("name", sorted(set(SAMPLERS) - {"ode"}))
+@pytest.mark.parametrize("name", sorted(set(SAMPLERS) - {"ode", "restart"}))
 def test_nfe_and_callback(name, float64):
     gm, tmpl = dense_mixture(10)
     seen = []
@@ -174,3 +175,26 @@ def test_dpmpp_2m_goes_first_order_on_a_sudden_long_step(float64, monkeypatch):
     guarded = err()
     monkeypatch.setattr(samplers, "MIN_STEP_RATIO", 0.0)
     assert guarded < 0.7 * err()
+
+
+def test_restart_without_restarts_is_heun_and_counts_its_nfe(float64):
+    gm, tmpl = dense_mixture(200)
+    sig = KarrasSchedule().sigmas(12)
+    x_T = 80 * gm.space.randn_like(tmpl, torch.Generator().manual_seed(0))
+    plain = get_sampler("heun")(gm, x_T, sig, space=gm.space)
+    same = get_sampler("restart")(gm, x_T, sig, space=gm.space, restarts=0)
+    assert torch.equal(plain, same)
+    levels = [float(v) for v in sig]
+    j_min = min(range(12), key=lambda j: abs(math.log(levels[j] / 0.1)))
+    j_max = min(range(12), key=lambda j: abs(math.log(levels[j] / 1.0)))
+    assert 0 < j_max < j_min
+    seen = []
+    _, nfe = sample("restart", gm, tmpl, sig, space=gm.space, restarts=3,
+                    generator=torch.Generator().manual_seed(0), callback=lambda d: seen.append(d["sigma"]))
+    assert nfe == len(seen) == nfe_per_grid("heun", 12) + 3 * 2 * (j_min - j_max)
+    # every restart stretch starts at the upper level
+    assert seen.count(levels[j_max]) == 1 + 1 + 3  # main pass (2 evaluations: arrive, leave) + 3 restarts
+    with pytest.raises(ValueError, match="restart needs"):
+        sample("restart", gm, tmpl, sig, space=gm.space, restart_sigma_min=2.0, restart_sigma_max=1.0)
+    with pytest.raises(ValueError, match="NFE depends"):
+        nfe_per_grid("restart", 12)
