@@ -82,6 +82,13 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     res = gen.generate(["CCO"], num_confs=2, seed=0, max_rounds=1)
     assert res[0].ok and res[0].num_conformers == 2
     assert Chem.MolToSmiles(Chem.RemoveHs(res[0].mol)) == "CCO"
+    # the exported sampling default is what the generator then uses
+    restart = {"name": "restart", "steps": 5, "options": {"restarts": 1}}
+    gen = ConformerGenerator(export_checkpoint(ckpt, tmp_path / "restart.pt", sampler=restart))
+    assert (gen.sampler.name, gen.sampler.steps, gen.sampler.options) == ("restart", 5, {"restarts": 1})
+    with pytest.raises(ValueError, match="unknown sampler"):
+        export_checkpoint(ckpt, tmp_path / "bad.pt", sampler={"name": "nope"})
+    assert not (tmp_path / "bad.pt").exists()
 
 
 @pytest.mark.parametrize("limit", [None])
