@@ -11,10 +11,13 @@ Conformers of all molecules are sampled together in batches of ``batch_size`` gr
 Stereochemistry: the EGNN is E(3)-equivariant including reflections, so it cannot
 prefer one enantiomer. Every sample's stereocentres (R/S) and double bonds (E/Z) are
 perceived from 3D with RDKit and compared with the input's
-(:func:`molediff.domains.chem.stereo.check_stereo`). Mismatches are resampled for
-``max_rounds`` rounds; slots still empty are then filled by the mirror image of a
-rejected sample when mirroring fixes it (all centres inverted, E/Z right); otherwise the
-slot is dropped. The counts are reported per molecule and per conformer.
+(:func:`molediff.domains.chem.stereo.check_stereo`). A sample whose mirror image matches
+(every centre inverted, E/Z right: E/Z survives reflection) is replaced by that mirror
+image at once; any other mismatch is resampled, for ``max_rounds`` rounds, after which the
+slot is dropped. Because the model's distribution is reflection-symmetric, "accept x if
+it matches, its mirror image if that matches" draws from exactly the distribution that
+plain rejection would, with half the rejections. The counts are reported per molecule and
+per conformer.
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ class ConformerResult:
         error: one-line reason the input failed (``None`` on success).
         conformer_props: per conformer: ``index``, ``stereo`` (``"sampled"`` or
             ``"mirrored"``), ``round``, ``energy`` (MMFF94 kcal/mol when relaxed).
-        stats: ``requested``, ``sampled`` (network samples drawn), ``stereo_rejected``
-            (samples rejected by the stereo check), ``mirrored``, ``dropped`` (slots left
+        stats: ``requested``, ``sampled`` (network samples drawn), ``mirrored`` (samples
+            whose mirror image was accepted), ``stereo_rejected`` (samples rejected and
+            resampled: neither they nor their mirror image match), ``dropped`` (slots left
             empty), ``pruned`` (removed by RMSD pruning), ``relax_failed``.
     """
 
@@ -342,7 +346,6 @@ class ConformerGenerator:
             graphs.append(data)
 
         accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
-        rejected: list[list[tuple[torch.Tensor, int]]] = [[] for _ in results]
         for rnd in range(1, max(1, max_rounds) + 1):
             jobs = [i for i, g in enumerate(graphs) if g is not None
                     for _ in range(num_confs - len(accepted[i]))]
@@ -355,9 +358,13 @@ class ConformerGenerator:
                     results[i].stats["sampled"] += 1
                     if not checks[i] or check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
                         accepted[i].append((pos, "sampled", rnd))
+                        continue
+                    mirrored = pos * torch.tensor([-1.0, 1.0, 1.0])
+                    if check_stereo(mols[i], _with_positions(mols[i], mirrored)).ok:
+                        accepted[i].append((mirrored, "mirrored", rnd))
+                        results[i].stats["mirrored"] += 1
                     else:
                         results[i].stats["stereo_rejected"] += 1
-                        rejected[i].append((pos, rnd))
                 if progress is not None:
                     progress(len(chunk))
 
@@ -365,14 +372,6 @@ class ConformerGenerator:
             mol = mols[i]
             if mol is None:
                 continue
-            # mirror images of rejected samples for the slots still empty
-            for pos, rnd in rejected[i]:
-                if len(accepted[i]) >= num_confs:
-                    break
-                mirrored = pos * torch.tensor([-1.0, 1.0, 1.0])
-                if check_stereo(mol, _with_positions(mol, mirrored)).ok:
-                    accepted[i].append((mirrored, "mirrored", rnd))
-                    res.stats["mirrored"] += 1
             res.stats["dropped"] = num_confs - len(accepted[i])
             self._finish(res, mol, accepted[i], relax, prune_rms, checks[i])
         return results
