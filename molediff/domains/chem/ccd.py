@@ -37,7 +37,8 @@ rule                   removes components that ...                              
                        from the CCD entry (every hydrogen must be an explicit atom)
 ``fragments``          consist of more than one connected fragment (salts, complexes)           0
 ``duplicate``          repeat a standard InChIKey already kept (the first component in         72
-                       CCD ID order is kept; stereoisomers have different keys)
+                       CCD ID order is kept; stereoisomers have different keys, some
+                       tautomers share one: standard InChI has mobile H)
 =====================  ===============================================================  =======
 
 40,228 of 49,196 components remain.  RDKit's CIP labels perceived from the ideal

@@ -13,9 +13,16 @@ the checks of its ``mol`` configuration (column names as returned here):
 - ``aromatic_ring_flatness`` (aromatic 5- and 6-rings within 0.25 Å of a plane),
   ``non-aromatic_ring_non-flatness`` (saturated 6-rings not flat to 0.05 Å),
   ``double_bond_flatness`` (C=C with its four substituents within 0.25 Å of a plane);
-- ``internal_energy`` (optional, slow): UFF energy of the conformer at most 100 times the
-  mean UFF energy of 50 ETKDG conformers of the same molecule (the ensemble is computed
-  once per distinct molecule and cached by PoseBusters).
+- ``internal_energy`` (optional, slow): UFF energy of the conformer (hydrogens relaxed)
+  at most 100 times the mean UFF energy of 50 relaxed ETKDG conformers of the molecule.
+
+Changed from PoseBusters for ``internal_energy``: PoseBusters builds the reference
+ensemble from the InChI it perceives from *each conformer*; here it is built once per
+input molecule, from the InChI of its graph and declared stereo (PoseBusters' own
+functions: ``get_inchi``, ``get_energies``, ``add_hydrogens_with_uff_positions``).  A
+distorted conformer can read as another stereoisomer, whose ensemble is not the molecule
+asked for and costs a new 50-conformer embedding each time (minutes for an impossible
+ring fusion).  For a conformer with the input's stereo both give the same ratio.
 
 PoseBusters itself is imported lazily: importing it takes about a second.  The checks run
 in this process on one thread (PoseBusters' default for the ensemble is all cores).
@@ -86,6 +93,57 @@ def _single_conformers(mols: Sequence[Chem.Mol | None]) -> tuple[list[Chem.Mol],
     return singles, keys
 
 
+def _energy_parameters() -> dict[str, Any]:
+    module = next(m for m in posebusters_config(energy=True)["modules"]
+                  if m["function"] == "energy_ratio")
+    return dict(module["parameters"])
+
+
+def internal_energy_ratios(
+    mols: Sequence[Chem.Mol | None], num_threads: int = 1
+) -> list[np.ndarray]:
+    """Per molecule, per conformer: UFF energy / mean UFF energy of the molecule's ensemble.
+
+    Args:
+        mols: molecules with 3D conformers; the ensemble comes from each molecule's graph
+            and stereo tags (see the module docstring).
+        num_threads: threads of the ensemble's ETKDG embedding and UFF relaxation.
+
+    Returns:
+        One ``float64 [num_conformers]`` array per molecule (empty for ``None``), NaN
+        where UFF has no parameters or the ensemble cannot be embedded.
+    """
+    from posebusters.modules.energy_ratio import get_energies
+    from posebusters.tools.inchi import get_inchi
+    from posebusters.tools.molecules import add_hydrogens_with_uff_positions
+    from rdkit.Chem.rdForceFieldHelpers import UFFHasAllMoleculeParams
+
+    n_confs = int(_energy_parameters()["ensemble_number_conformations"])
+    out: list[np.ndarray] = []
+    for mol in mols:
+        if mol is None or mol.GetNumConformers() == 0:
+            out.append(np.zeros(0))
+            continue
+        graph = Chem.Mol(mol)
+        graph.RemoveAllConformers()
+        try:
+            energies = get_energies(get_inchi(graph), n_confs, int(num_threads))
+            mean = sum(energies) / len(energies)
+        except Exception:  # noqa: BLE001 - PoseBusters raises bare exceptions; NaN as it does
+            mean = float("nan")
+        mean = mean if mean != 0 else 1e-10  # PoseBusters' clipping
+        ratios = []
+        for single in _single_conformers([mol])[0]:
+            try:
+                filled, _, observed = add_hydrogens_with_uff_positions(single)
+                ratio = observed / mean if UFFHasAllMoleculeParams(filled) else float("nan")
+            except Exception:  # noqa: BLE001 - same as above
+                ratio = float("nan")
+            ratios.append(ratio)
+        out.append(np.asarray(ratios, dtype=np.float64))
+    return out
+
+
 def posebusters_checks(
     mols: Sequence[Chem.Mol | None], energy: bool = True, num_threads: int = 1
 ) -> pd.DataFrame:
@@ -95,7 +153,7 @@ def posebusters_checks(
         mols: molecules with 3D conformers (Å), hydrogens explicit or not; ``None``
             entries and molecules without conformers give no rows.
         energy: include the slow ``internal_energy`` check.
-        num_threads: threads of the energy module.
+        num_threads: threads of the energy ensemble.
 
     Returns:
         One row per conformer: ``mol`` (position in ``mols``), ``conf_id``, then one
@@ -109,21 +167,27 @@ def posebusters_checks(
                              **{c: pd.Series(dtype="boolean") for c in checks}})
     from posebusters import PoseBusters
 
-    buster = PoseBusters(config=posebusters_config(energy, num_threads), max_workers=0)
+    buster = PoseBusters(config=posebusters_config(energy=False), max_workers=0)
     pb_logger = logging.getLogger("posebusters")
     level = pb_logger.level
     pb_logger.setLevel(logging.ERROR)  # per-molecule warnings of failed modules
     try:
         table = buster.bust(singles, full_report=False)
+        ratios = internal_energy_ratios(mols, num_threads) if energy else []
     finally:
         pb_logger.setLevel(level)
     table = table.reset_index(drop=True)
-    missing = [c for c in checks if c not in table.columns]
-    if missing:
-        raise RuntimeError(f"PoseBusters returned no column(s) {missing}; got {list(table.columns)}")
     out = pd.DataFrame({"mol": [k[0] for k in keys], "conf_id": [k[1] for k in keys]})
     for c in checks:
-        out[c] = table[c].astype("boolean").to_numpy()
+        if c == ENERGY_CHECK:
+            flat = np.concatenate(ratios)
+            limit = float(_energy_parameters()["threshold_energy_ratio"])
+            out[c] = pd.array([pd.NA if np.isnan(r) else bool(r <= limit) for r in flat],
+                              dtype="boolean")
+        elif c in table.columns:
+            out[c] = table[c].astype("boolean").to_numpy()
+        else:
+            raise RuntimeError(f"PoseBusters returned no column {c!r}; got {list(table.columns)}")
     return out
 
 

@@ -12,6 +12,7 @@ from rdkit.Chem import AllChem, rdMolTransforms
 from molediff.domains.conformers.plausibility import (
     ENERGY_CHECK,
     MOL_CHECKS,
+    internal_energy_ratios,
     pass_rates,
     posebusters_checks,
     posebusters_config,
@@ -72,6 +73,23 @@ def test_atoms_03_angstrom_apart_clash(aspirin: Chem.Mol) -> None:
     before = posebusters_checks([_one_conformer(aspirin)], energy=False).iloc[0]
     after = posebusters_checks([mol], energy=False).iloc[0]
     assert before["internal_steric_clash"] and not after["internal_steric_clash"]
+
+
+def test_energy_ratio_equals_posebusters_own_for_input_stereo(aspirin: Chem.Mol) -> None:
+    from posebusters import check_energy_ratio
+
+    ratios = internal_energy_ratios([None, aspirin])
+    assert ratios[0].size == 0 and ratios[1].shape == (2,)
+    own = check_energy_ratio(_one_conformer(aspirin), threshold_energy_ratio=100.0,
+                             ensemble_number_conformations=50, num_threads=1)
+    assert 0 < ratios[1][0] < 100
+    assert math.isclose(ratios[1][0], own["results"]["energy_ratio"], rel_tol=1e-6)
+    # a squashed copy (all coordinates scaled by 0.6) is far above the ensemble energy
+    squashed = _one_conformer(aspirin)
+    squashed.GetConformer().SetPositions(squashed.GetConformer().GetPositions() * 0.6)
+    (ratio,) = internal_energy_ratios([squashed])[0]
+    assert ratio > 100
+    assert not posebusters_checks([squashed])[ENERGY_CHECK].iloc[0]
 
 
 def test_config_has_one_energy_module_on_one_thread() -> None:

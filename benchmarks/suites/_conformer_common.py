@@ -1,0 +1,101 @@
+"""Helpers shared by the conformer benchmark suites (not a suite: the runner skips ``_*``).
+
+Each helper runs one method on a list of query molecules (explicit H, stereo tags, no
+conformers) and returns the generated molecules (``None`` for a failure) plus the wall
+time in seconds, so that every suite times and scores methods the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rdkit import Chem
+
+from molediff.domains.chem.stereo import check_stereo
+from molediff.domains.conformers.baselines import etkdg_conformers
+from molediff.domains.conformers.generate import ConformerGenerator, ConformerResult, mmff_relax
+
+
+def queries_of(refs: Sequence[Chem.Mol]) -> list[Chem.Mol]:
+    """Conformer-free copies of the references: what a method may see."""
+    out = []
+    for ref in refs:
+        q = Chem.Mol(ref)
+        q.RemoveAllConformers()
+        out.append(q)
+    return out
+
+
+def stereo_ok(refs: Sequence[Chem.Mol], gens: Sequence[Chem.Mol | None]) -> float:
+    """Share of generated conformers whose R/S and E/Z, perceived from 3D, match the input."""
+    ok = total = 0
+    for ref, gen in zip(refs, gens, strict=True):
+        if gen is None:
+            continue
+        for conf in gen.GetConformers():
+            total += 1
+            ok += int(check_stereo(ref, gen, conf.GetId()).ok)
+    return ok / total if total else float("nan")
+
+
+def num_conformers(gens: Sequence[Chem.Mol | None]) -> int:
+    return sum(0 if g is None else g.GetNumConformers() for g in gens)
+
+
+def run_ours(
+    gen: ConformerGenerator, queries: Sequence[Chem.Mol], k: int, seed: int = 0,
+    batch_size: int = 100,
+) -> tuple[list[Chem.Mol | None], list[ConformerResult], float]:
+    """Our model, all molecules batched together: (molecules, raw results, seconds)."""
+    t0 = time.perf_counter()
+    results = gen.generate(list(queries), k, seed=seed, batch_size=batch_size)
+    seconds = time.perf_counter() - t0
+    return [r.mol if r.ok else None for r in results], results, seconds
+
+
+def relax_keeping_stereo(
+    mols: Sequence[Chem.Mol | None], queries: Sequence[Chem.Mol]
+) -> tuple[list[Chem.Mol | None], int, float]:
+    """MMFF94-relax every conformer; drop those whose stereo the relaxation changed (as
+    ``ConformerGenerator(relax=True)`` does).  Returns (molecules, dropped, seconds)."""
+    relaxed: list[Chem.Mol | None] = []
+    dropped = 0
+    t0 = time.perf_counter()
+    for mol, query in zip(mols, queries, strict=True):
+        if mol is None:
+            relaxed.append(None)
+            continue
+        work = Chem.Mol(mol)
+        mmff_relax(work)
+        keep = Chem.Mol(work)
+        keep.RemoveAllConformers()
+        for conf in work.GetConformers():
+            if check_stereo(query, work, conf.GetId()).ok:
+                keep.AddConformer(Chem.Conformer(conf), assignId=True)
+            else:
+                dropped += 1
+        relaxed.append(keep if keep.GetNumConformers() else None)
+    return relaxed, dropped, time.perf_counter() - t0
+
+
+def run_etkdg(
+    queries: Sequence[Chem.Mol], k: int, mmff: bool, seed: int = 0
+) -> tuple[list[Chem.Mol | None], float]:
+    """ETKDGv3 (optionally with its MMFF pass) on one thread; molecule ``i`` gets seed
+    ``seed + i``.  Returns (molecules, seconds)."""
+    gens: list[Chem.Mol | None] = []
+    t0 = time.perf_counter()
+    for i, q in enumerate(queries):
+        try:
+            out = etkdg_conformers(q, k, seed=seed + i, mmff=mmff, num_threads=1)
+        except (ValueError, RuntimeError):
+            out = None
+        gens.append(out if out is not None and out.GetNumConformers() else None)
+    return gens, time.perf_counter() - t0
+
+
+def finite_or_none(value: float) -> Any:
+    """``None`` for NaN/inf (JSON-friendly), else the float."""
+    return value if value == value and abs(value) != float("inf") else None
