@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from rdkit import Chem
 
@@ -94,8 +93,3 @@ def run_etkdg(
             out = None
         gens.append(out if out is not None and out.GetNumConformers() else None)
     return gens, time.perf_counter() - t0
-
-
-def finite_or_none(value: float) -> Any:
-    """``None`` for NaN/inf (JSON-friendly), else the float."""
-    return value if value == value and abs(value) != float("inf") else None
