@@ -104,6 +104,43 @@ def load_weights(module: Any, path: str | Path, expect_domain: str | None = None
     return int(ckpt[META_KEY].get("global_step", 0))
 
 
+def export_checkpoint(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    expect_domain: str | None = None,
+    sampler: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Slim a training checkpoint into one to ship: the EMA weights (``ema.shadow.*``)
+    and the ``molediff`` entry (resolved config, domain, step) only; it loads with
+    ``torch.load(weights_only=True)`` through :func:`load_checkpoint`.
+
+    Args:
+        sampler: replaces the config's ``sampler`` entry (``name``, ``steps``, ``options``):
+            the default sampling the model ships with, chosen after training.
+        training: facts about the training budget stored as ``molediff.training``
+            (e.g. ``device``, ``train_seconds``), shown by benchmarks and model cards.
+    """
+    from molediff.train.sampling import SamplerSpec
+
+    ckpt = load_checkpoint(src, expect_domain=expect_domain)
+    state = {k: v.detach().clone() for k, v in ckpt["state_dict"].items()
+             if k.startswith("ema.shadow.")}
+    if not state:
+        raise CheckpointError(f"{src} holds no EMA weights to export")
+    meta = dict(ckpt[META_KEY])
+    if sampler is not None:
+        spec = {"_target_": "molediff.train.sampling.SamplerSpec", **sampler}
+        SamplerSpec(spec["name"], spec.get("steps", 18), spec.get("options"))  # fail here, not later
+        cfg = OmegaConf.create(meta["config_yaml"])
+        cfg.sampler = spec
+        meta["config_yaml"] = OmegaConf.to_yaml(cfg, resolve=True)
+    if training is not None:
+        meta["training"] = dict(meta.get("training") or {}) | dict(training)
+    return save_file({"state_dict": state, META_KEY: meta}, dst)
+
+
 def checkpoint_config(ckpt: dict[str, Any]) -> DictConfig:
     """The resolved training config stored in a checkpoint."""
     cfg = OmegaConf.create(ckpt[META_KEY]["config_yaml"])

@@ -472,28 +472,9 @@ def timed_generate(gen: ConformerGenerator, inputs: Sequence[MolInput], **kwargs
 
 def export_checkpoint(src: str | Path, dst: str | Path = BUNDLED_CHECKPOINT,
                       sampler: dict[str, Any] | None = None) -> Path:
-    """Slim a training checkpoint into a bundled one: the EMA weights (``ema.shadow.*``)
-    and the ``molediff`` entry (resolved config, domain, step) only. The result loads
-    with ``torch.load(weights_only=True)`` through
-    :func:`molediff.train.checkpoint.load_checkpoint`.
+    """Slim a conformer training checkpoint into a bundled one
+    (:func:`molediff.train.checkpoint.export_checkpoint`; default destination: the
+    package's ``conformers_qm9.pt``)."""
+    from molediff.train.checkpoint import export_checkpoint as export
 
-    Args:
-        sampler: replaces the config's ``sampler`` entry (``name``, ``steps``, ``options``):
-            the default sampling the model ships with, chosen after training.
-    """
-    from omegaconf import OmegaConf
-
-    from molediff.train.checkpoint import META_KEY, load_checkpoint, save_file
-    from molediff.train.sampling import SamplerSpec
-
-    ckpt = load_checkpoint(src, expect_domain="conformers")
-    state = {k: v.detach().clone() for k, v in ckpt["state_dict"].items()
-             if k.startswith("ema.shadow.")}
-    meta = dict(ckpt[META_KEY])
-    if sampler is not None:
-        spec = {"_target_": "molediff.train.sampling.SamplerSpec", **sampler}
-        SamplerSpec(spec["name"], spec.get("steps", 18), spec.get("options"))  # fail here, not later
-        cfg = OmegaConf.create(meta["config_yaml"])
-        cfg.sampler = spec
-        meta["config_yaml"] = OmegaConf.to_yaml(cfg, resolve=True)
-    return save_file({"state_dict": state, META_KEY: meta}, dst)
+    return export(src, dst, expect_domain="conformers", sampler=sampler)
