@@ -13,8 +13,9 @@ excluded). The training budget saved with the checkpoint (steps, wall time, devi
 printed next to the numbers; EDM (Hoogeboom et al. 2022) reports 98.7 % atom / 82.0 %
 molecule stability (EGNN 256 x 9; its QM9 recipe trains 3,000 epochs on a GPU).
 
-Property guidance (only with ``$MOLEDIFF_MOLECULES_COND_CKPT``, a model trained with
-``experiment=molecules_qm9_cond``): (property, size) pairs are drawn from the training
+Property guidance (with ``$MOLEDIFF_MOLECULES_COND_CKPT``, or the checkpoint itself when it
+was trained with property conditions, ``experiment=molecules_qm9_cond``; the bundled one
+is): (property, size) pairs are drawn from the training
 set (EDM's protocol), molecules are generated unconditionally (guidance scale 0) and with
 classifier-free guidance (scales 1 and 2), and the property of each generated molecule is
 predicted by :mod:`molediff.domains.molecules.property_model` (trained here on the train
@@ -58,10 +59,20 @@ def _load(path: Path):
     return ckpt, cfg, comps
 
 
+def _is_conditional(path: Path) -> bool:
+    """Whether the checkpoint at ``path`` was trained with property conditions."""
+    if not path.is_file():
+        return False
+    from molediff.train.checkpoint import checkpoint_config, load_checkpoint
+
+    props = checkpoint_config(load_checkpoint(path)).domain.get("properties")
+    return bool(props)
+
+
 def _budget(ckpt: dict[str, Any]) -> str:
     meta = ckpt.get("molediff", {})
     t = meta.get("training", {})
-    parts = [f"{meta.get('global_step', '?')} steps"]
+    parts = [f"{t.get('steps_total', meta.get('global_step', '?'))} steps"]
     if t.get("train_seconds") is not None:
         parts.append(f"{float(t['train_seconds']) / 60:.0f} min wall")
     if t.get("batch_size"):
@@ -212,7 +223,8 @@ def run(quick: bool = True) -> dict[str, Any]:
     else:
         gen = generation_table(path, n)
     cond_env = os.environ.get("MOLEDIFF_MOLECULES_COND_CKPT")
-    guid = guidance_table(Path(cond_env) if cond_env else None, n)
+    cond_path = Path(cond_env) if cond_env else (path if _is_conditional(path) else None)
+    guid = guidance_table(cond_path, n)
     return {"table": gen["table"] + "\n\n" + guid["table"], "generation": gen, "guidance": guid,
             "num_samples": n}
 
