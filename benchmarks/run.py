@@ -163,11 +163,14 @@ def main(
     parser.add_argument("--quick", action="store_true", help="small, fast variant of every suite")
     parser.add_argument("--only", default="", help="comma-separated suite names (default: all)")
     parser.add_argument("--results-dir", default=None, help=f"JSON output folder (default {DEFAULT_RESULTS})")
-    parser.add_argument("--markdown", default=None, help=f"markdown file to regenerate (default {DEFAULT_MARKDOWN})")
+    parser.add_argument("--markdown", default=None, help=f"markdown file to regenerate (default {DEFAULT_MARKDOWN}, "
+                        "or BENCHMARKS.md in --results-dir when that is not the default)")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
     args = parser.parse_args(argv)
     res_dir = Path(results_dir or args.results_dir or DEFAULT_RESULTS)
-    md_path = Path(markdown or args.markdown or DEFAULT_MARKDOWN)
+    # results written elsewhere get their markdown next to them, not over BENCHMARKS.md
+    default_md = DEFAULT_MARKDOWN if res_dir.resolve() == DEFAULT_RESULTS.resolve() else res_dir / "BENCHMARKS.md"
+    md_path = Path(markdown or args.markdown or default_md)
 
     available: dict[str, Any] = dict(suites) if suites is not None else discover()
     if args.list:

@@ -14,7 +14,11 @@ Metrics per method:
   include the MMFF time);
 - ``stereo_ok``: share of returned conformers whose R/S and E/Z, perceived from 3D, match
   the input (independent re-check); for ours also the generator's own counters (samples
-  drawn, rejected by the stereo check and resampled, mirrored, dropped).
+  drawn, rejected by the stereo check and resampled, mirrored, dropped);
+- ``posebusters_all_pass``: share of conformers passing every PoseBusters molecule check
+  (:mod:`molediff.domains.conformers.plausibility`; bond lengths, angles, planarity,
+  internal clashes; the slow internal-energy check is left out here, the ligand suite
+  runs it), plus the per-check rates.
 
 Ours: ``ConformerGenerator()`` (bundled checkpoint, its sampler and steps), all molecules
 batched together, CPU. "+MMFF" relaxes the same samples (ours) or uses ETKDG's built-in
@@ -24,17 +28,23 @@ MMFF pass.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 import torch
 from rdkit import Chem
 
-from molediff.domains.chem.stereo import check_stereo
-from molediff.domains.conformers.baselines import etkdg_conformers
-from molediff.domains.conformers.generate import ConformerGenerator, mmff_relax, summarize
+from benchmarks.suites._conformer_common import (
+    num_conformers,
+    queries_of,
+    relax_keeping_stereo,
+    run_etkdg,
+    run_ours,
+    stereo_ok,
+)
+from molediff.domains.conformers.generate import ConformerGenerator, summarize
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd
+from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
 
 K = 10
 
@@ -47,21 +57,11 @@ def _test_molecules(n: int, seed: int = 0) -> list[Chem.Mol]:
     return [ds.mol(int(k)) for k in order]
 
 
-def _stereo_ok(refs: list[Chem.Mol], gens: list[Chem.Mol | None]) -> float:
-    ok = total = 0
-    for ref, gen in zip(refs, gens, strict=True):
-        if gen is None:
-            continue
-        for conf in gen.GetConformers():
-            total += 1
-            ok += int(check_stereo(ref, gen, conf.GetId()).ok)
-    return ok / total if total else float("nan")
-
-
 def _row(name: str, refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: float) -> dict[str, Any]:
     best = np.array([best_of_k_rmsd(r, g) for r, g in zip(refs, gens, strict=True)])
     finite = best[np.isfinite(best)]
-    n_conf = sum(0 if g is None else g.GetNumConformers() for g in gens)
+    n_conf = num_conformers(gens)
+    rates = pass_rates(posebusters_checks(gens, energy=False))
     return {
         "method": name,
         "num_molecules": len(refs),
@@ -72,17 +72,10 @@ def _row(name: str, refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: 
         "conformers": int(n_conf),
         "seconds": float(seconds),
         "conformers_per_second": n_conf / seconds if seconds > 0 else float("nan"),
-        "stereo_ok": _stereo_ok(refs, gens),
+        "stereo_ok": stereo_ok(refs, gens),
+        "posebusters_all_pass": rates["all_pass"],
+        "posebusters": rates,
     }
-
-
-def _queries(refs: list[Chem.Mol]) -> list[Chem.Mol]:
-    out = []
-    for r in refs:
-        q = Chem.Mol(r)
-        q.RemoveAllConformers()
-        out.append(q)
-    return out
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -90,67 +83,41 @@ def run(quick: bool) -> dict[str, Any]:
     torch.set_num_threads(1)
     n = 20 if quick else 200
     refs = _test_molecules(n)
-    queries = _queries(refs)
+    queries = queries_of(refs)
     gen = ConformerGenerator()
     rows = []
 
-    # ours, raw and relaxed (the same samples)
-    t0 = time.perf_counter()
-    results = gen.generate(queries, K, seed=0, batch_size=100)
-    t_ours = time.perf_counter() - t0
-    ours = [r.mol if r.ok else None for r in results]
+    # ours, raw and relaxed (the same samples; relaxation drops conformers whose stereo
+    # it changed, as ConformerGenerator(relax=True) does)
+    ours, results, t_ours = run_ours(gen, queries, K)
     rows.append(_row("molediff (ours)", refs, ours, t_ours))
     stereo_counts = summarize(results)
-    # relax the same samples; as ConformerGenerator(relax=True) does, drop conformers
-    # whose stereo the relaxation changed (bad starting geometry)
-    relaxed: list[Chem.Mol | None] = []
-    relax_dropped = 0
-    t0 = time.perf_counter()
-    for m, q in zip(ours, queries, strict=True):
-        if m is None:
-            relaxed.append(None)
-            continue
-        m = Chem.Mol(m)
-        mmff_relax(m)
-        keep = Chem.Mol(m)
-        keep.RemoveAllConformers()
-        for conf in m.GetConformers():
-            if check_stereo(q, m, conf.GetId()).ok:
-                keep.AddConformer(Chem.Conformer(conf), assignId=True)
-            else:
-                relax_dropped += 1
-        relaxed.append(keep if keep.GetNumConformers() else None)
-    t_relax = time.perf_counter() - t0
+    relaxed, relax_dropped, t_relax = relax_keeping_stereo(ours, queries)
     rows.append(_row("molediff + MMFF", refs, relaxed, t_ours + t_relax))
 
     # ETKDGv3, raw and with its MMFF pass
     for mmff in (False, True):
-        gens: list[Chem.Mol | None] = []
-        t0 = time.perf_counter()
-        for i, q in enumerate(queries):
-            try:
-                gens.append(etkdg_conformers(q, K, seed=i, mmff=mmff, num_threads=1))
-            except (ValueError, RuntimeError):
-                gens.append(None)
-        rows.append(_row("ETKDGv3 + MMFF" if mmff else "ETKDGv3", refs, gens,
-                         time.perf_counter() - t0))
+        gens, seconds = run_etkdg(queries, K, mmff=mmff)
+        rows.append(_row("ETKDGv3 + MMFF" if mmff else "ETKDGv3", refs, gens, seconds))
 
     header = ("| method | molecules | K | mean best RMSD (Å) | median | < 0.5 Å | conf/s | "
-              "stereo ok |\n|---|---|---|---|---|---|---|---|\n")
+              "stereo ok | PoseBusters pass |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = [
         f"| {r['method']} | {r['num_molecules']} | {K} | {r['mean_best_rmsd']:.3f} | "
         f"{r['median_best_rmsd']:.3f} | {r['fraction_below']:.2f} | "
-        f"{r['conformers_per_second']:.1f} | {r['stereo_ok']:.3f} |"
+        f"{r['conformers_per_second']:.1f} | {r['stereo_ok']:.3f} | {r['posebusters_all_pass']:.3f} |"
         for r in rows
     ]
     sc = stereo_counts
+    opts = ", ".join(f"{k}={v:g}" for k, v in gen.sampler.options.items())
     note = (
-        f"\nOurs ({gen.sampler.name}, {gen.sampler.steps} steps, checkpoint trained "
-        f"{gen.trained_steps} steps): {sc['sampled']} samples drawn for {len(refs) * K} slots; "
-        f"{sc['stereo_rejected']} rejected by the stereo check and resampled, "
-        f"{sc['mirrored']} mirrored, {sc['dropped']} dropped; MMFF relaxation changed the stereo of "
-        f"{relax_dropped} of them (dropped, as `--relax` does). QM9 test split, one CPU thread "
-        f"on a shared 2-core machine.\n"
+        f"\nOurs ({gen.sampler.name}, {gen.sampler.steps} steps{', ' + opts if opts else ''}; "
+        f"checkpoint trained {gen.trained_steps} steps in its last run): {sc['sampled']} samples "
+        f"drawn for {len(refs) * K} slots; {sc['mirrored']} accepted as their mirror image, "
+        f"{sc['stereo_rejected']} rejected by the stereo check and resampled, {sc['dropped']} "
+        f"slots left empty; MMFF relaxation changed the stereo of {relax_dropped} of them "
+        f"(dropped, as `--relax` does). PoseBusters: molecule checks without the energy check. "
+        f"QM9 test split, one CPU thread on a shared 2-core machine.\n"
     )
     return {
         "table": header + "\n".join(lines) + "\n" + note,
@@ -161,6 +128,7 @@ def run(quick: bool) -> dict[str, Any]:
                           and not (isinstance(v, float) and math.isnan(v))},
         "relax_stereo_dropped": relax_dropped,
         "sampler": gen.sampler.name,
+        "sampler_options": dict(gen.sampler.options),
         "steps": gen.sampler.steps,
         "trained_steps": gen.trained_steps,
     }

@@ -89,8 +89,8 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--relax", action="store_true", help="MMFF94-relax conformers (RDKit)")
     p.add_argument("--prune-rms", type=float, default=0.0,
                    help="drop conformers within this heavy-atom RMSD in Å of a kept one (0: off)")
-    p.add_argument("--max-rounds", type=int, default=3,
-                   help="resampling rounds for stereo mismatches (3)")
+    p.add_argument("--max-rounds", type=int, default=6,
+                   help="resampling rounds for stereo mismatches (6)")
     p.add_argument("--max-heavy-atoms", type=int, default=DEFAULT_MAX_HEAVY_ATOMS,
                    help=f"size limit in heavy atoms ({DEFAULT_MAX_HEAVY_ATOMS})")
     p.add_argument("--device", default="cpu", help="torch device (cpu)")

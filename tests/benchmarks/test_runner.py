@@ -55,3 +55,11 @@ def test_cli_paths_and_failures(tmp_path: Path) -> None:
 
 def test_discovery_finds_core() -> None:
     assert "core" in runner.discover()
+
+
+def test_results_elsewhere_never_overwrite_the_repository_markdown(tmp_path: Path) -> None:
+    before = runner.DEFAULT_MARKDOWN.read_bytes()
+    results = tmp_path / "r"
+    assert runner.main(["--only", "fake", "--results-dir", str(results)], suites={"fake": fake_suite}) == 0
+    assert runner.DEFAULT_MARKDOWN.read_bytes() == before
+    assert "## fake" in (results / "BENCHMARKS.md").read_text()

@@ -297,7 +297,7 @@ class ConformerGenerator:
         *,
         seed: int = 0,
         batch_size: int = 64,
-        max_rounds: int = 3,
+        max_rounds: int = 6,
         relax: bool = False,
         prune_rms: float = 0.0,
         progress: Callable[[int], None] | None = None,
