@@ -97,7 +97,6 @@ DEFAULT_SEED = 20240601
 CACHE_VERSION = 1
 
 
-
 class CCDFilterError(ValueError):
     """A component that fails one filter rule; ``rule`` is one of :data:`FILTER_RULES`."""
 
@@ -111,7 +110,7 @@ def biotite_version() -> str:
     return version("biotite")
 
 
-def _ccd():  # noqa: ANN202 - biotite BinaryCIFBlock
+def _ccd():  # -> biotite BinaryCIFBlock (biotite is imported lazily)
     from biotite.structure.info import get_ccd
 
     return get_ccd()
