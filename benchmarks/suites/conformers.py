@@ -10,6 +10,9 @@ Metrics per method:
 - ``mean_best_rmsd``: mean over molecules of the best-of-K symmetry-aware heavy-atom RMSD
   (Å, ``rdMolAlign.GetBestRMS``) to the DFT geometry; ``fraction_below``: share of
   molecules with best RMSD < 0.5 Å;
+- ``diversity``: mean over molecules of the mean pairwise heavy-atom RMSD (Å) between
+  the returned conformers (how spread the ensemble is; QM9 molecules are small and rigid,
+  so a low-temperature sampler can recall the minimum better with less spread);
 - ``conformers_per_second``: conformers returned / generation wall time (relaxed rows
   include the MMFF time);
 - ``stereo_ok``: share of returned conformers whose R/S and E/Z, perceived from 3D, match
@@ -43,16 +46,17 @@ from benchmarks.suites._conformer_common import (
     stereo_ok,
 )
 from molediff.domains.conformers.generate import ConformerGenerator, summarize
-from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd
+from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
 
 K = 10
 
 
-def _test_molecules(n: int, seed: int = 0) -> list[Chem.Mol]:
+def _test_molecules(n: int, seed: int = 0, split: str = "test") -> list[Chem.Mol]:
+    """The first ``n`` molecules of a fixed permutation of a QM9 split (DFT geometries)."""
     from molediff.domains.conformers.data import QM9ConformerDataset
 
-    ds = QM9ConformerDataset("test")
+    ds = QM9ConformerDataset(split)
     order = np.random.default_rng(seed).permutation(len(ds))[:n]
     return [ds.mol(int(k)) for k in order]
 
@@ -62,6 +66,7 @@ def _row(name: str, refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: 
     finite = best[np.isfinite(best)]
     n_conf = num_conformers(gens)
     rates = pass_rates(posebusters_checks(gens, energy=False))
+    spread = np.array([ensemble_diversity(g) for g in gens])
     return {
         "method": name,
         "num_molecules": len(refs),
@@ -69,6 +74,7 @@ def _row(name: str, refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: 
         "median_best_rmsd": float(np.median(finite)) if finite.size else float("nan"),
         "fraction_below": float((best < QM9_THRESHOLD).mean()),
         "failures": int((~np.isfinite(best)).sum()),
+        "diversity": float(np.nanmean(spread)) if np.isfinite(spread).any() else float("nan"),
         "conformers": int(n_conf),
         "seconds": float(seconds),
         "conformers_per_second": n_conf / seconds if seconds > 0 else float("nan"),
@@ -100,11 +106,11 @@ def run(quick: bool) -> dict[str, Any]:
         gens, seconds = run_etkdg(queries, K, mmff=mmff)
         rows.append(_row("ETKDGv3 + MMFF" if mmff else "ETKDGv3", refs, gens, seconds))
 
-    header = ("| method | molecules | K | mean best RMSD (Å) | median | < 0.5 Å | conf/s | "
-              "stereo ok | PoseBusters pass |\n|---|---|---|---|---|---|---|---|---|\n")
+    header = ("| method | molecules | K | mean best RMSD (Å) | median | < 0.5 Å | diversity (Å) | "
+              "conf/s | stereo ok | PoseBusters pass |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [
         f"| {r['method']} | {r['num_molecules']} | {K} | {r['mean_best_rmsd']:.3f} | "
-        f"{r['median_best_rmsd']:.3f} | {r['fraction_below']:.2f} | "
+        f"{r['median_best_rmsd']:.3f} | {r['fraction_below']:.2f} | {r['diversity']:.3f} | "
         f"{r['conformers_per_second']:.1f} | {r['stereo_ok']:.3f} | {r['posebusters_all_pass']:.3f} |"
         for r in rows
     ]

@@ -13,7 +13,8 @@ Metrics per method:
   0.75 / 1.25 Å of the single CCD ideal geometry (symmetry-aware heavy-atom RMSD after
   alignment, :func:`molediff.domains.conformers.metrics.ensemble_metrics`); a ligand
   without conformers counts as 0. ``amr_r``: mean over ligands with conformers of the
-  best RMSD (Å); ``failures``: ligands without any conformer;
+  best RMSD (Å); ``failures``: ligands without any conformer; ``diversity``: mean
+  pairwise heavy-atom RMSD (Å) between a ligand's returned conformers, averaged;
 - PoseBusters ``mol`` checks on every generated conformer
   (:mod:`molediff.domains.conformers.plausibility`, internal energy included): the
   all-pass rate and the rate of each check; the same checks on the CCD ideal geometries
@@ -46,6 +47,7 @@ from molediff.domains.conformers.generate import ConformerGenerator, summarize
 from molediff.domains.conformers.metrics import (
     DRUGS_THRESHOLD,
     DRUGS_THRESHOLD_LOOSE,
+    ensemble_diversity,
     ensemble_metrics,
 )
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
@@ -82,6 +84,7 @@ def _row(name: str, ids: list[str], refs: list[Chem.Mol], gens: list[Chem.Mol | 
     n_conf = num_conformers(gens)
     rates = pass_rates(posebusters_checks(gens, energy=True))
     lo = cov[DRUGS_THRESHOLD]
+    spread = np.array([ensemble_diversity(g) for g in gens])
     return {
         "method": name,
         "num_molecules": len(refs),
@@ -90,6 +93,7 @@ def _row(name: str, ids: list[str], refs: list[Chem.Mol], gens: list[Chem.Mol | 
         **{f"cov_r@{t}": cov[t].cov_r_mean for t in THRESHOLDS},
         "amr_r": lo.amr_r_mean,
         "amr_r_median": lo.amr_r_median,
+        "diversity": float(np.nanmean(spread)) if np.isfinite(spread).any() else float("nan"),
         "posebusters_all_pass": rates["all_pass"],
         "posebusters": rates,
         "seconds": float(seconds),
@@ -123,12 +127,12 @@ def run(quick: bool) -> dict[str, Any]:
 
     heavy = np.array([m.GetNumHeavyAtoms() for m in refs])
     header = (
-        "| method | ligands | K | COV-R 0.75 Å | COV-R 1.25 Å | AMR-R (Å) | failed | "
-        "PB all pass | conf/s | stereo ok |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        "| method | ligands | K | COV-R 0.75 Å | COV-R 1.25 Å | AMR-R (Å) | diversity (Å) | "
+        "failed | PB all pass | conf/s | stereo ok |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['method']} | {r['num_molecules']} | {K} | {_fmt(r['cov_r@0.75'])} | "
-        f"{_fmt(r['cov_r@1.25'])} | {_fmt(r['amr_r'])} | {r['failures']} | "
+        f"{_fmt(r['cov_r@1.25'])} | {_fmt(r['amr_r'])} | {_fmt(r['diversity'])} | {r['failures']} | "
         f"{_fmt(r['posebusters_all_pass'])} | {_fmt(r['conformers_per_second'], 1)} | "
         f"{_fmt(r['stereo_ok'], 3)} |"
         for r in rows

@@ -259,3 +259,15 @@ def ground_state_recovery(
         dtype=np.float64,
     )
     return GroundStateRecovery(threshold=threshold, best_rmsd=best)
+
+
+def ensemble_diversity(mol: Chem.Mol | None) -> float:
+    """Mean pairwise symmetry-aware heavy-atom RMSD (Å) between a molecule's conformers.
+
+    The spread of a generated ensemble: a sampler that returns K copies of one geometry
+    scores 0.  NaN for ``None`` or fewer than two conformers.
+    """
+    if mol is None or mol.GetNumConformers() < 2:
+        return math.nan
+    d = rmsd_matrix(mol, mol)
+    return float(d[np.triu_indices_from(d, k=1)].mean())

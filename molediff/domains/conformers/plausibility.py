@@ -31,6 +31,7 @@ in this process on one thread (PoseBusters' default for the ensemble is all core
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,6 +100,19 @@ def _energy_parameters() -> dict[str, Any]:
     return dict(module["parameters"])
 
 
+@functools.lru_cache(maxsize=4096)
+def _ensemble_mean_energy(inchi: str, n_confs: int, num_threads: int) -> float:
+    """Mean UFF energy (kcal/mol) of PoseBusters' relaxed ETKDG ensemble of one InChI.
+
+    Cached: a benchmark scores several methods' conformers of the same molecules, and the
+    ensemble (50 embeddings + relaxations) is by far the slowest part of the checks.
+    """
+    from posebusters.modules.energy_ratio import get_energies
+
+    energies = get_energies(inchi, n_confs, num_threads)
+    return sum(energies) / len(energies)
+
+
 def internal_energy_ratios(
     mols: Sequence[Chem.Mol | None], num_threads: int = 1
 ) -> list[np.ndarray]:
@@ -113,7 +127,6 @@ def internal_energy_ratios(
         One ``float64 [num_conformers]`` array per molecule (empty for ``None``), NaN
         where UFF has no parameters or the ensemble cannot be embedded.
     """
-    from posebusters.modules.energy_ratio import get_energies
     from posebusters.tools.inchi import get_inchi
     from posebusters.tools.molecules import add_hydrogens_with_uff_positions
     from rdkit.Chem.rdForceFieldHelpers import UFFHasAllMoleculeParams
@@ -127,8 +140,7 @@ def internal_energy_ratios(
         graph = Chem.Mol(mol)
         graph.RemoveAllConformers()
         try:
-            energies = get_energies(get_inchi(graph), n_confs, int(num_threads))
-            mean = sum(energies) / len(energies)
+            mean = _ensemble_mean_energy(get_inchi(graph), n_confs, int(num_threads))
         except Exception:  # noqa: BLE001 - PoseBusters raises bare exceptions; NaN as it does
             mean = float("nan")
         mean = mean if mean != 0 else 1e-10  # PoseBusters' clipping

@@ -16,6 +16,7 @@ from molediff.domains.conformers.baselines import (
 from molediff.domains.conformers.metrics import (
     best_rmsd,
     coverage_from_matrix,
+    ensemble_diversity,
     ensemble_metrics,
     ground_state_recovery,
     rmsd_matrix,
@@ -89,6 +90,24 @@ def test_scaled_copy_rmsd_matches_closed_form():
     scaled = _with_positions(mol, c + s * (pos - c))
     assert best_rmsd(scaled, mol) == pytest.approx(expected, rel=1e-6)
     assert expected > 0.1  # the case is not trivially small
+
+
+def test_ensemble_diversity_known_answers():
+    mol = _embed("CC")
+    pos = mol.GetConformer().GetPositions()
+    axis = pos[1] - pos[0]
+    axis /= np.linalg.norm(axis)
+    # three conformers: the original twice and one with C-C stretched by 0.4 Å; pairs
+    # (0, 1) = 0, (0, 2) = (1, 2) = 0.4 / 2 (see the stretched-bond case): mean 0.4 / 3
+    stretched = pos.copy()
+    stretched[1] += 0.4 * axis
+    ens = Chem.Mol(mol)
+    for p in (pos, stretched):
+        conf = Chem.Conformer(ens.GetConformer())
+        conf.SetPositions(p)
+        ens.AddConformer(conf, assignId=True)
+    assert ensemble_diversity(ens) == pytest.approx(0.4 / 3, abs=1e-6)
+    assert math.isnan(ensemble_diversity(mol)) and math.isnan(ensemble_diversity(None))
 
 
 def test_hydrogens_are_ignored():
