@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks p
 
 from benchmarks.suites._conformer_common import queries_of  # noqa: E402
 from benchmarks.suites.conformers import K, _test_molecules  # noqa: E402
+from molediff.core.samplers import parse_sampler_option  # noqa: E402
 from molediff.domains.conformers.generate import ConformerGenerator, summarize  # noqa: E402
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity  # noqa: E402
 
@@ -38,13 +39,7 @@ def parse_spec(spec: str) -> tuple[str, int, dict[str, Any]]:
     """``"heun:18:s_churn=40"`` -> ``("heun", 18, {"s_churn": 40.0})`` (integers stay int)."""
     name, _, rest = spec.partition(":")
     steps, *opts = rest.split(":") if rest else ("18",)
-    options: dict[str, Any] = {}
-    for opt in opts:
-        key, sep, value = opt.partition("=")
-        if not sep:
-            raise ValueError(f"sampler option {opt!r} in {spec!r} is not key=value")
-        options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-    return name, int(steps), options
+    return name, int(steps), dict(parse_sampler_option(opt) for opt in opts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| sampler | steps | options | mean best RMSD (Å) | median | < 0.5 Å | drawn | mirrored "
           "| rejected | dropped | diversity (Å) | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, steps, options in specs:
-        gen = ConformerGenerator(args.checkpoint, sampler=name, steps=steps)
-        gen.sampler.options = options
+        gen = ConformerGenerator(args.checkpoint, sampler=name, steps=steps,
+                                 sampler_options=options)
         t0 = time.perf_counter()
         results = gen.generate(queries, K, seed=0, batch_size=100)
         seconds = time.perf_counter() - t0

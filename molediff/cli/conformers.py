@@ -84,6 +84,9 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="core sampler (default: the checkpoint's, heun)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    p.add_argument("--sampler-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="core sampler option over the checkpoint's, repeatable "
+                        "(e.g. s_noise=1 for EDM's full churn noise: more diverse, less precise)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--batch-size", type=int, default=64, help="conformers per network batch (64)")
     p.add_argument("--relax", action="store_true", help="MMFF94-relax conformers (RDKit)")
@@ -102,6 +105,7 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
 
 def run_generation(inputs: Sequence[Any], args: argparse.Namespace, progress_bar: bool = False) -> int:
     """Generate, report per-molecule failures on stderr, write the SDF; return the exit status."""
+    from molediff.core.samplers import parse_sampler_option
     from molediff.domains.conformers.generate import ConformerGenerator, summarize, summary_line
     from molediff.domains.conformers.io import write_sdf
     from molediff.utils.errors import MolediffError
@@ -114,8 +118,12 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace, progress_bar
 
     torch.set_num_threads(args.threads)
     try:
+        options = dict(parse_sampler_option(o) for o in args.sampler_option)
         gen = ConformerGenerator(args.checkpoint, sampler=args.sampler, steps=args.steps,
-                                 device=args.device)
+                                 device=args.device, sampler_options=options)
+    except ValueError as exc:
+        print(f"molediff conformers: error: {exc}", file=sys.stderr)
+        return 2
     except MolediffError as exc:
         print(f"molediff conformers: error: {exc}", file=sys.stderr)
         return 2

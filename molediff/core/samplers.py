@@ -16,6 +16,7 @@ after the loop, naming the first step where they appeared.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -100,7 +101,14 @@ def heun(
     s_noise: float = 1.0,
 ) -> Tensor:
     """EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): Heun's 2nd-order method
-    with optional churn. ``s_churn = 0`` gives the deterministic Algorithm 1."""
+    with optional churn. ``s_churn = 0`` gives the deterministic Algorithm 1.
+
+    ``s_noise`` scales the churn noise. EDM uses slightly more than 1 to offset the
+    network's tendency to over-denoise; below 1 each churn step adds less noise than the
+    level it then denoises from, so the sampler over-denoises on purpose and contracts the
+    samples toward the modes: a lower sampling temperature, for tasks that want the most
+    likely structure more than the spread (e.g. recovering a minimum-energy conformer).
+    """
     run = _Run(denoiser, sigmas, space, cond, callback)
     s = run.sigmas
     n = len(s) - 1
@@ -336,6 +344,29 @@ def get_sampler(name: str) -> Callable[..., Tensor]:
         return SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}") from None
+
+
+def sampler_option_names(name: str) -> list[str]:
+    """The keyword options a sampler takes besides the common contract (e.g. heun's churn)."""
+    common = {"denoiser", "x", "sigmas", "space", "cond", "generator", "callback"}
+    params = inspect.signature(get_sampler(name)).parameters
+    return [p for p in params if p not in common]
+
+
+def parse_sampler_option(text: str) -> tuple[str, int | float]:
+    """``"s_noise=0.5"`` -> ``("s_noise", 0.5)``; integers stay ``int``.
+
+    Raises:
+        ValueError: not ``key=value`` or the value is not a number.
+    """
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise ValueError(f"sampler option {text!r} is not key=value")
+    try:
+        return key, int(value) if value.lstrip("+-").isdigit() else float(value)
+    except ValueError:
+        raise ValueError(f"sampler option {text!r}: {value!r} is not a number") from None
 
 
 def nfe_per_grid(name: str, steps: int) -> int:

@@ -73,6 +73,30 @@ def test_cli_partial_failure_continues(tmp_path, capsys):
     assert len(_read(out)) == 2
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("s_noise", "is not key=value"), ("s_noise=low", "is not a number"),
+     ("churn=1", "has no option churn")],
+)
+def test_cli_bad_sampler_option(tmp_path, capsys, option, message):
+    out = tmp_path / "x.sdf"
+    assert conformers_main(["CCO", "--sampler-option", option, "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_sampler_option_reaches_the_sampler(tmp_path, capsys):
+    # same seed, same start; only the churn noise scale differs, so the option must
+    # reach the sampler for the coordinates to differ
+    outs = []
+    for noise in ("0", "1"):
+        out = tmp_path / f"n{noise}.sdf"
+        assert conformers_main(["CCO", "-n", "1", "--steps", "6", "--seed", "3",
+                                "--sampler-option", f"s_noise={noise}", "-o", str(out)]) == 0
+        outs.append(_read(out)[0].GetConformer().GetPositions())
+    assert abs(outs[0] - outs[1]).max() > 1e-3
+
+
 def test_cli_empty_file_and_missing_checkpoint(tmp_path, capsys):
     empty = tmp_path / "empty.smi"
     empty.write_text("\n# nothing\n")

@@ -198,3 +198,15 @@ def test_restart_without_restarts_is_heun_and_counts_its_nfe(float64):
         sample("restart", gm, tmpl, sig, space=gm.space, restart_sigma_min=2.0, restart_sigma_max=1.0)
     with pytest.raises(ValueError, match="NFE depends"):
         nfe_per_grid("restart", 12)
+
+
+def test_sampler_options_are_introspected_and_parsed():
+    from molediff.core.samplers import parse_sampler_option, sampler_option_names
+
+    assert sampler_option_names("heun") == ["s_churn", "s_tmin", "s_tmax", "s_noise"]
+    assert sampler_option_names("euler") == []
+    assert parse_sampler_option("s_noise=0.5") == ("s_noise", 0.5)
+    assert parse_sampler_option(" restarts = 2 ") == ("restarts", 2)
+    assert isinstance(parse_sampler_option("restarts=2")[1], int)
+    with pytest.raises(ValueError, match="not key=value"):
+        parse_sampler_option("=3")

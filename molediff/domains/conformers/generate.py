@@ -184,11 +184,16 @@ class _Sampler:
     """A core sampler by name with its grid size and options (as ``conf/sampler``)."""
 
     def __init__(self, name: str, steps: int, options: dict[str, Any]) -> None:
-        from molediff.core.samplers import get_sampler
+        from molediff.core.samplers import get_sampler, sampler_option_names
 
         if steps < 1:
             raise ValueError(f"sampler steps must be >= 1, got {steps}")
         self.fn = get_sampler(name)
+        known = sampler_option_names(name)
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"sampler {name!r} has no option {', '.join(unknown)} "
+                             f"(it takes: {', '.join(known) or 'none'})")
         self.name, self.steps, self.options = name, steps, options
 
 
@@ -227,9 +232,11 @@ class ConformerGenerator:
     Args:
         checkpoint: molediff checkpoint (``None``: the bundled
             ``molediff/checkpoints/conformers_qm9.pt``).
-        sampler: core sampler name (``heun``, ``euler``, ``dpmpp_2m``, ...); ``None``
-            keeps the checkpoint's.
+        sampler: core sampler name (``heun``, ``euler``, ``dpmpp_2m``, ...) with the core's
+            default options; ``None`` keeps the checkpoint's sampler and its options.
         steps: sampler grid steps (``None``: the checkpoint's).
+        sampler_options: options of the sampler (e.g. ``{"s_noise": 1.0}``), applied over
+            the checkpoint's when ``sampler`` is ``None``.
         device: torch device.
         use_ema: sample with the EMA weights (default) or the raw ones.
     """
@@ -241,6 +248,7 @@ class ConformerGenerator:
         steps: int | None = None,
         device: str | torch.device = "cpu",
         use_ema: bool = True,
+        sampler_options: dict[str, Any] | None = None,
     ) -> None:
         from omegaconf import OmegaConf
 
@@ -260,8 +268,9 @@ class ConformerGenerator:
         self.sampler = _Sampler(
             sampler or str(scfg.name),
             int(steps if steps is not None else scfg.steps),
-            {} if sampler is not None and sampler != scfg.name
-            else dict(OmegaConf.to_container(scfg.get("options") or {}, resolve=True)),
+            {**({} if sampler is not None
+                else dict(OmegaConf.to_container(scfg.get("options") or {}, resolve=True))),
+             **(sampler_options or {})},
         )
         prefix = "ema.shadow." if use_ema else "denoiser."
         state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}

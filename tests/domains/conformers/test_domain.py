@@ -86,6 +86,13 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     restart = {"name": "restart", "steps": 5, "options": {"restarts": 1}}
     gen = ConformerGenerator(export_checkpoint(ckpt, tmp_path / "restart.pt", sampler=restart))
     assert (gen.sampler.name, gen.sampler.steps, gen.sampler.options) == ("restart", 5, {"restarts": 1})
+    # options go over the checkpoint's; naming a sampler starts from the core defaults
+    gen = ConformerGenerator(tmp_path / "restart.pt", sampler_options={"restart_sigma_max": 2.0})
+    assert gen.sampler.options == {"restarts": 1, "restart_sigma_max": 2.0}
+    gen = ConformerGenerator(tmp_path / "restart.pt", sampler="restart")
+    assert gen.sampler.options == {}
+    with pytest.raises(ValueError, match="has no option s_churn"):
+        ConformerGenerator(tmp_path / "restart.pt", sampler_options={"s_churn": 1.0})
     with pytest.raises(ValueError, match="unknown sampler"):
         export_checkpoint(ckpt, tmp_path / "bad.pt", sampler={"name": "nope"})
     assert not (tmp_path / "bad.pt").exists()
