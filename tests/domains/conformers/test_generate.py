@@ -107,7 +107,6 @@ def test_bundled_model_recalls_dft_geometries():
     for 12 molecules but fail for an untrained or mis-sampled model (> 1 Å)."""
     from benchmarks.suites._conformer_common import queries_of
     from benchmarks.suites.conformers import _test_molecules
-
     from molediff.domains.conformers.metrics import best_of_k_rmsd
 
     torch.set_num_threads(1)
