@@ -14,7 +14,7 @@ from molediff.core.denoisers import (
 )
 from molediff.core.ema import EMA
 from molediff.core.guidance import classifier_free, gradient_guidance, inpaint, repaint
-from molediff.core.samplers import NonFiniteError, get_sampler, sample
+from molediff.core.samplers import NonFiniteError, SamplerSpec, get_sampler, sample
 from molediff.core.schedules import LogNormal, Schedule, check_sigmas, get_schedule
 from molediff.core.space import DenseSpace, GraphSpace, Space
 
@@ -34,6 +34,7 @@ __all__ = [
     "NFECounter",
     "get_parameterization",
     "get_sampler",
+    "SamplerSpec",
     "sample",
     "NonFiniteError",
     "classifier_free",

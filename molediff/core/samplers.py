@@ -405,3 +405,38 @@ def sample(
     x = x + template * (1 - space.loss_mask(template))
     out = fn(counted, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, **options)
     return out, counted.nfe
+
+
+class SamplerSpec:
+    """A core sampler by name with its grid size and options (``conf/sampler/*.yaml``).
+
+    Args:
+        name: registry name in :mod:`molediff.core.samplers` (``euler``, ``heun``, ...).
+        steps: number of steps of the sigma grid.
+        options: extra keyword arguments of the sampler (``s_churn``, ``eta``, ...).
+
+    Raises:
+        ValueError: unknown sampler, ``steps < 1`` or an option the sampler does not take.
+    """
+
+    def __init__(self, name: str, steps: int = 18, options: dict[str, Any] | None = None) -> None:
+        self.fn = get_sampler(name)
+        if int(steps) < 1:
+            raise ValueError(f"sampler steps must be >= 1, got {steps}")
+        self.name, self.steps = name, int(steps)
+        self.options = dict(options or {})
+        known = sampler_option_names(name)
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            raise ValueError(f"sampler {name!r} has no option {', '.join(unknown)} "
+                             f"(it takes: {', '.join(known) or 'none'})")
+
+    def nfe(self) -> int | None:
+        """Denoiser evaluations per sample batch (``None`` for the adaptive ODE sampler)."""
+        try:
+            return nfe_per_grid(self.name, self.steps)
+        except ValueError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"SamplerSpec({self.name!r}, steps={self.steps}, options={self.options})"

@@ -12,38 +12,11 @@ import torch
 from torch import Tensor
 
 from molediff.core.guidance import classifier_free
-from molediff.core.samplers import get_sampler, nfe_per_grid, sample
+from molediff.core.samplers import SamplerSpec, sample
 from molediff.core.schedules import Schedule
 from molediff.domains.base import Domain
 
 DenoiserFn = Callable[[Tensor, Tensor, Any], Tensor]
-
-
-class SamplerSpec:
-    """A core sampler by name with its grid size and options (``conf/sampler/*.yaml``).
-
-    Args:
-        name: registry name in :mod:`molediff.core.samplers` (``euler``, ``heun``, ...).
-        steps: number of steps of the sigma grid.
-        options: extra keyword arguments of the sampler (``s_churn``, ``eta``, ...).
-    """
-
-    def __init__(self, name: str, steps: int = 18, options: dict[str, Any] | None = None) -> None:
-        self.fn = get_sampler(name)
-        if int(steps) < 1:
-            raise ValueError(f"sampler steps must be >= 1, got {steps}")
-        self.name, self.steps = name, int(steps)
-        self.options = dict(options or {})
-
-    def nfe(self) -> int | None:
-        """Denoiser evaluations per sample batch (``None`` for the adaptive ODE sampler)."""
-        try:
-            return nfe_per_grid(self.name, self.steps)
-        except ValueError:
-            return None
-
-    def __repr__(self) -> str:
-        return f"SamplerSpec({self.name!r}, steps={self.steps}, options={self.options})"
 
 
 class Guidance:

@@ -34,7 +34,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolAlign
 from torch_geometric.data import Batch, Data
 
-from molediff.core.samplers import sample
+from molediff.core.samplers import SamplerSpec, sample
 from molediff.core.space import GraphSpace
 from molediff.domains.chem.featurize import (
     DEFAULT_MAX_HEAVY_ATOMS,
@@ -180,23 +180,6 @@ def mmff_relax(mol: Chem.Mol, max_iters: int = 2000) -> list[float | None]:
     return [float(e) if math.isfinite(e) else None for _, e in res]
 
 
-class _Sampler:
-    """A core sampler by name with its grid size and options (as ``conf/sampler``)."""
-
-    def __init__(self, name: str, steps: int, options: dict[str, Any]) -> None:
-        from molediff.core.samplers import get_sampler, sampler_option_names
-
-        if steps < 1:
-            raise ValueError(f"sampler steps must be >= 1, got {steps}")
-        self.fn = get_sampler(name)
-        known = sampler_option_names(name)
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ValueError(f"sampler {name!r} has no option {', '.join(unknown)} "
-                             f"(it takes: {', '.join(known) or 'none'})")
-        self.name, self.steps, self.options = name, steps, options
-
-
 def load_conformer_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a molediff conformer checkpoint with ``torch.load(weights_only=True)``.
 
@@ -265,7 +248,7 @@ class ConformerGenerator:
         denoiser = instantiate(cfg.parameterization, what="parameterization", net=net)
         self.schedule = instantiate(cfg.schedule, what="schedule")
         scfg = cfg.sampler
-        self.sampler = _Sampler(
+        self.sampler = SamplerSpec(
             sampler or str(scfg.name),
             int(steps if steps is not None else scfg.steps),
             {**({} if sampler is not None
