@@ -165,8 +165,8 @@ def run(quick: bool) -> dict[str, Any]:
     note = verdict + (
         f"\n{len(refs)} ligands of the CCD scaffold-split test part ({heavy.min()}-{heavy.max()} "
         f"heavy atoms, median {int(np.median(heavy))}); reference: the CCD ideal geometry "
-        f"(one conformer per ligand). Ours (bundled checkpoint, {gen.trained_steps} training "
-        f"steps on QM9; {gen.sampler.name}, {gen.sampler.steps} steps): "
+        f"(one conformer per ligand). Ours (bundled checkpoint, {gen.trained_steps} steps in "
+        f"its last training run, on QM9 only; {gen.sampler.name}, {gen.sampler.steps} steps): "
         f"{sc['sampled']} samples drawn for {len(refs) * K} slots; {sc['stereo_rejected']} "
         f"rejected by the stereo check and resampled, {sc['mirrored']} mirrored, "
         f"{sc['dropped']} slots dropped ({sc['failed']} ligands without any conformer); MMFF "
