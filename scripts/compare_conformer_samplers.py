@@ -28,9 +28,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package
 
-from benchmarks.suites._conformer_common import queries_of  # noqa: E402
-from benchmarks.suites.conformers import K, _test_molecules  # noqa: E402
+from benchmarks.suites.conformers import K  # noqa: E402
 from molediff.core.samplers import parse_sampler_option  # noqa: E402
+from molediff.domains.conformers.evaluation import queries_of, reference_molecules  # noqa: E402
 from molediff.domains.conformers.generate import ConformerGenerator, summarize  # noqa: E402
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity  # noqa: E402
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     specs = [parse_spec(s) for s in args.samplers]
-    refs = _test_molecules(args.n, split=args.split)
+    refs = reference_molecules(args.n, split=args.split)
     queries = queries_of(refs)
     print("| sampler | steps | options | mean best RMSD (Å) | median | < 0.5 Å | drawn | mirrored "
           "| rejected | dropped | diversity (Å) | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|")

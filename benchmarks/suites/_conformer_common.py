@@ -17,16 +17,6 @@ from molediff.domains.conformers.baselines import etkdg_conformers
 from molediff.domains.conformers.generate import ConformerGenerator, ConformerResult, mmff_relax
 
 
-def queries_of(refs: Sequence[Chem.Mol]) -> list[Chem.Mol]:
-    """Conformer-free copies of the references: what a method may see."""
-    out = []
-    for ref in refs:
-        q = Chem.Mol(ref)
-        q.RemoveAllConformers()
-        out.append(q)
-    return out
-
-
 def stereo_ok(refs: Sequence[Chem.Mol], gens: Sequence[Chem.Mol | None]) -> float:
     """Share of generated conformers whose R/S and E/Z, perceived from 3D, match the input."""
     ok = total = 0

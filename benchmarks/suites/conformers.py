@@ -39,26 +39,17 @@ from rdkit import Chem
 
 from benchmarks.suites._conformer_common import (
     num_conformers,
-    queries_of,
     relax_keeping_stereo,
     run_etkdg,
     run_ours,
     stereo_ok,
 )
+from molediff.domains.conformers.evaluation import queries_of, reference_molecules
 from molediff.domains.conformers.generate import ConformerGenerator, summarize
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
 
 K = 10
-
-
-def _test_molecules(n: int, seed: int = 0, split: str = "test") -> list[Chem.Mol]:
-    """The first ``n`` molecules of a fixed permutation of a QM9 split (DFT geometries)."""
-    from molediff.domains.conformers.data import QM9ConformerDataset
-
-    ds = QM9ConformerDataset(split)
-    order = np.random.default_rng(seed).permutation(len(ds))[:n]
-    return [ds.mol(int(k)) for k in order]
 
 
 def _row(name: str, refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: float) -> dict[str, Any]:
@@ -88,7 +79,7 @@ def run(quick: bool) -> dict[str, Any]:
     """Run the suite; ``quick``: 20 molecules, else 200 (K = 10 each)."""
     torch.set_num_threads(1)
     n = 20 if quick else 200
-    refs = _test_molecules(n)
+    refs = reference_molecules(n)
     queries = queries_of(refs)
     gen = ConformerGenerator()
     rows = []

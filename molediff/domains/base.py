@@ -131,6 +131,13 @@ class Domain(abc.ABC):
     def metrics(self, samples: Any) -> dict[str, float]:
         """Quality metrics of decoded samples (names without prefixes, float values)."""
 
+    def reference_metrics(self, checkpoint: str | Path, sampler: Any, *, num_molecules: int,
+                          seed: int, device: str) -> dict[str, float]:
+        """Scores against held-out reference structures, made with the domain's own
+        generation pipeline from ``checkpoint`` (``molediff evaluate`` reports them as
+        ``reference_*``); domains without references return nothing."""
+        return {}
+
     @abc.abstractmethod
     def export(self, samples: Any, out_dir: str | Path) -> list[Path]:
         """Write the samples as files (PNG / SDF / PDB / ...) into ``out_dir``; return the

@@ -330,6 +330,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             condition=cfg.get("condition"), device=device,
         )
         result.update({f"sample_{k}": v for k, v in (comps.domain.metrics(samples) | stats).items()})
+    reference = comps.domain.reference_metrics(
+        cfg.ckpt_path, comps.sampler, num_molecules=int(cfg.reference_molecules),
+        seed=int(cfg.seed), device=str(device))
+    result.update({f"reference_{k}": v for k, v in reference.items()})
     result |= {
         "checkpoint": str(cfg.ckpt_path),
         "domain": comps.domain.name,

@@ -241,6 +241,18 @@ class ConformerDomain(GraphDomain):
         return {"num_samples": float(len(samples)), "connectivity_match": ok / len(samples),
                 "min_distance": float(np.mean(dmin))}
 
+    def reference_metrics(self, checkpoint: str | Path, sampler: Any, *, num_molecules: int,
+                          seed: int, device: str) -> dict[str, float]:
+        """Recall of QM9 test-split DFT geometries, K = 10 conformers each, through the
+        stereo-checked generator: COV-R/P and AMR-R/P at 0.5 Å, best-of-K RMSD, diversity,
+        PoseBusters (:func:`molediff.domains.conformers.evaluation.evaluate_checkpoint`)."""
+        if num_molecules <= 0:
+            return {}
+        from molediff.domains.conformers.evaluation import evaluate_checkpoint
+
+        return evaluate_checkpoint(checkpoint, num_molecules=num_molecules, sampler=sampler,
+                                   seed=seed, device=device)
+
     def export(self, samples: list[Chem.Mol], out_dir: str | Path) -> list[Path]:
         from molediff.domains.conformers.io import write_sdf
 

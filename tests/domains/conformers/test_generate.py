@@ -105,12 +105,11 @@ def test_bundled_model_recalls_dft_geometries():
     (never trained on), the best of 5 raw samples lands near the DFT geometry.  The
     benchmark (200 molecules, K = 10) measures it properly; these bounds are loose enough
     for 12 molecules but fail for an untrained or mis-sampled model (> 1 Å)."""
-    from benchmarks.suites._conformer_common import queries_of
-    from benchmarks.suites.conformers import _test_molecules
+    from molediff.domains.conformers.evaluation import queries_of, reference_molecules
     from molediff.domains.conformers.metrics import best_of_k_rmsd
 
     torch.set_num_threads(1)
-    refs = _test_molecules(12)
+    refs = reference_molecules(12)
     results = ConformerGenerator().generate(queries_of(refs), num_confs=5, seed=0)
     best = np.array([best_of_k_rmsd(r, x.mol if x.ok else None)
                      for r, x in zip(refs, results, strict=True)])
