@@ -121,10 +121,7 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace, progress_bar
         options = dict(parse_sampler_option(o) for o in args.sampler_option)
         gen = ConformerGenerator(args.checkpoint, sampler=args.sampler, steps=args.steps,
                                  device=args.device, sampler_options=options)
-    except ValueError as exc:
-        print(f"molediff conformers: error: {exc}", file=sys.stderr)
-        return 2
-    except MolediffError as exc:
+    except (ValueError, MolediffError) as exc:  # a bad sampler option, a bad checkpoint
         print(f"molediff conformers: error: {exc}", file=sys.stderr)
         return 2
     gen.max_heavy_atoms = int(args.max_heavy_atoms)
