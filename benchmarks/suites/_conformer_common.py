@@ -29,10 +29,6 @@ def stereo_ok(refs: Sequence[Chem.Mol], gens: Sequence[Chem.Mol | None]) -> floa
     return ok / total if total else float("nan")
 
 
-def num_conformers(gens: Sequence[Chem.Mol | None]) -> int:
-    return sum(0 if g is None else g.GetNumConformers() for g in gens)
-
-
 def run_ours(
     gen: ConformerGenerator, queries: Sequence[Chem.Mol], k: int, seed: int = 0,
     batch_size: int = 100,

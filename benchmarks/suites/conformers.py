@@ -38,13 +38,12 @@ import torch
 from rdkit import Chem
 
 from benchmarks.suites._conformer_common import (
-    num_conformers,
     relax_keeping_stereo,
     run_etkdg,
     run_ours,
     stereo_ok,
 )
-from molediff.domains.conformers.evaluation import queries_of, reference_molecules
+from molediff.domains.conformers.evaluation import num_conformers, queries_of, reference_molecules
 from molediff.domains.conformers.generate import ConformerGenerator, summarize
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks

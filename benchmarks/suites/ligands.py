@@ -35,14 +35,13 @@ import torch
 from rdkit import Chem
 
 from benchmarks.suites._conformer_common import (
-    num_conformers,
     relax_keeping_stereo,
     run_etkdg,
     run_ours,
     stereo_ok,
 )
 from molediff.domains.chem.ccd import convert_components, load_ccd_split
-from molediff.domains.conformers.evaluation import queries_of
+from molediff.domains.conformers.evaluation import num_conformers, queries_of
 from molediff.domains.conformers.generate import ConformerGenerator, summarize
 from molediff.domains.conformers.metrics import (
     DRUGS_THRESHOLD,

@@ -11,6 +11,7 @@ RMSDs are symmetry-aware, heavy-atom, after alignment (Å).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,9 +20,9 @@ from rdkit import Chem
 
 from molediff.domains.conformers.metrics import (
     QM9_THRESHOLD,
+    GroundStateRecovery,
     ensemble_diversity,
     ensemble_metrics,
-    ground_state_recovery,
 )
 
 
@@ -45,13 +46,19 @@ def queries_of(refs: Sequence[Chem.Mol]) -> list[Chem.Mol]:
     return out
 
 
+def num_conformers(gens: Sequence[Chem.Mol | None]) -> int:
+    """Conformers in a list of generated molecules (``None``: a failure, none)."""
+    return sum(0 if g is None else g.GetNumConformers() for g in gens)
+
+
 def recall_metrics(
     refs: Sequence[Chem.Mol],
     gens: Sequence[Chem.Mol | None],
     threshold: float = QM9_THRESHOLD,
     posebusters: bool = True,
 ) -> dict[str, float]:
-    """Scores of generated ensembles against one reference geometry per molecule.
+    """Scores of generated ensembles against one reference geometry per molecule
+    (each reference must have exactly one conformer).
 
     Returns:
         ``cov_r`` / ``amr_r`` / ``cov_p`` / ``amr_p`` (means over molecules; a molecule
@@ -61,10 +68,14 @@ def recall_metrics(
         ``conformers``, and ``posebusters_all_pass`` (molecule checks without the energy
         check) when ``posebusters``.
     """
+    if any(ref.GetNumConformers() != 1 for ref in refs):
+        raise ValueError("recall_metrics needs exactly one reference conformer per molecule")
     keys = [str(i) for i in range(len(refs))]
     ens = ensemble_metrics(dict(zip(keys, refs, strict=True)),
                            dict(zip(keys, gens, strict=True)), threshold=threshold)
-    gs = ground_state_recovery(refs, gens, threshold)
+    # with one reference, a molecule's AMR-R is its best-of-K RMSD: no second RMSD pass
+    gs = GroundStateRecovery(threshold, np.array(
+        [math.inf if r.failed else r.amr_r for r in ens.per_molecule.values()]))
     spread = np.array([ensemble_diversity(g) for g in gens], dtype=np.float64)
     out = {
         "threshold": float(threshold),
@@ -75,7 +86,7 @@ def recall_metrics(
         "fraction_below": gs.fraction_below,
         "diversity": float(np.nanmean(spread)) if np.isfinite(spread).any() else float("nan"),
         "failures": float(ens.num_failures),
-        "conformers": float(sum(0 if g is None else g.GetNumConformers() for g in gens)),
+        "conformers": float(num_conformers(gens)),
     }
     if posebusters:
         from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks

@@ -65,3 +65,25 @@ def test_evaluate_cli_reports_reference_recall(tmp_path, monkeypatch):
     assert 0 <= m["reference_mean_best_rmsd"] < 0.5 and m["reference_cov_r"] >= 0.5
     assert m["reference_sampled"] >= m["reference_conformers"]
     assert np.isfinite(m["val_x0_mse"])
+
+
+def test_recall_best_of_k_matches_ground_state_recovery():
+    from molediff.domains.conformers.metrics import ground_state_recovery
+
+    refs = reference_molecules(3)
+    gens = []
+    for k, ref in enumerate(refs):  # one conformer per molecule, scaled 1.1, 1.2, 1.3x
+        g = Chem.Mol(ref)
+        pos = g.GetConformer().GetPositions()
+        g.GetConformer().SetPositions(pos.mean(0) + (1.1 + 0.1 * k) * (pos - pos.mean(0)))
+        gens.append(g)
+    out = recall_metrics(refs, gens, posebusters=False)
+    gs = ground_state_recovery(refs, gens)
+    assert out["mean_best_rmsd"] == pytest.approx(gs.mean_best_rmsd)
+    assert gs.mean_best_rmsd > 0.1
+    assert out["median_best_rmsd"] == pytest.approx(gs.median_best_rmsd)
+    assert out["fraction_below"] == gs.fraction_below
+    two = Chem.Mol(refs[0])
+    two.AddConformer(Chem.Conformer(two.GetConformer()), assignId=True)
+    with pytest.raises(ValueError, match="exactly one reference conformer"):
+        recall_metrics([two], [gens[0]], posebusters=False)
