@@ -10,7 +10,7 @@ OUT ?= aspirin.sdf
 $(BIN)/molediff: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(BIN)/molediff
 
 install: $(BIN)/molediff
@@ -25,7 +25,7 @@ conformers: install
 	$(BIN)/molediff conformers "$(SMILES)" -n 10 -o $(OUT)
 
 bench: install
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev,bench]'
 	$(BIN)/python -m benchmarks.run
 
 lint: install

@@ -2,6 +2,7 @@
 """Tabulate a Hydra multirun directory (CSV + markdown + PNG); see molediff.cli.collect_sweep.
 
     python scripts/collect_sweep.py outputs/train/multiruns/<date_time>
+    python scripts/collect_sweep.py outputs/evaluate/multiruns/<date_time> --x steps
 """
 
 import sys

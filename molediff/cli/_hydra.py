@@ -3,7 +3,6 @@ are reported (one line on stderr, exit status 2, no half-written run directory).
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -12,13 +11,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from molediff.utils.config import CONFIG_DIR
 from molediff.utils.errors import MolediffError
 
-#: the repository's ``conf/`` (override with MOLEDIFF_CONFIG_DIR, or add a directory with
-#: Hydra's ``--config-dir``)
-CONFIG_DIR = os.environ.get(
-    "MOLEDIFF_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf")
-)
+__all__ = ["CONFIG_DIR", "run_task"]
 
 
 def _only_hydra_files(out: Path) -> bool:
@@ -27,20 +23,28 @@ def _only_hydra_files(out: Path) -> bool:
 
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``task(cfg)``. A :class:`MolediffError` in a single run prints
-    ``molediff: error: <message>``, removes the run directory if nothing but Hydra's own
-    files were written, and exits with status 2; in a sweep it propagates (the job fails,
-    the sweep reports it)."""
+    ``molediff: error: <message>`` (one line), removes the run directory if nothing but
+    Hydra's own files were written, and exits with the error's status (1 bad data, 2 bad
+    usage); in a sweep it propagates (the job fails, the sweep reports it). Ctrl-C removes
+    such a directory too and exits 130."""
     from molediff.train.launch import hydra_job
+
+    from molediff.utils.entry import debug_enabled, one_line
 
     try:
         return task(cfg)
-    except MolediffError as exc:
+    except (MolediffError, KeyboardInterrupt) as exc:
         job = hydra_job()
-        if job is not None and job["mode"] == "multirun":
+        if job is not None and job["mode"] == "multirun" and not isinstance(exc, KeyboardInterrupt):
             raise
         if job is not None:
             out = Path(job["output_dir"])
             if _only_hydra_files(out):
                 shutil.rmtree(out, ignore_errors=True)
-        print(f"molediff: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        if debug_enabled():
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            print("molediff: interrupted; nothing written", file=sys.stderr, flush=True)
+            sys.exit(130)
+        print(f"molediff: error: {one_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)

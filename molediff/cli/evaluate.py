@@ -12,7 +12,7 @@ from molediff.cli._hydra import CONFIG_DIR, run_task
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def _main(cfg: DictConfig) -> Any:
-    from molediff.train.run import evaluate
+    from molediff.inference.run import evaluate
 
     return run_task(evaluate, cfg)
 

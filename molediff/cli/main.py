@@ -1,17 +1,23 @@
 """The friendly ``molediff`` command: ``molediff <command> [args...]``.
 
-Commands live in :data:`COMMANDS` as ``name -> (target, help)`` where ``target`` is
-``"module:function"``; the function takes the remaining arguments
-(``fn(argv: list[str]) -> int | None``). Hydra-based commands (``train``, ``sample``,
-``evaluate``) get them as their command line. To add a command, add one line to
-:data:`COMMANDS`, or call :func:`register` from a plugin module, or expose an entry
-point in the ``molediff.commands`` group (``name = "pkg.module:function"``).
+The engine's commands (``train``, ``sample``, ``evaluate``, ``collect-sweep``) live in
+:data:`COMMANDS` as ``name -> (target, help)`` where ``target`` is ``"module:function"``;
+the function takes the remaining arguments (``fn(argv: list[str]) -> int | None``).
+Hydra-based commands get them as their command line.
+
+A modality brings its own commands (``molediff conformers``, ``molediff design``, ...)
+without editing this package: its ``domains/<name>/command.py`` exposes
+``main(argv) -> int`` and its package declares an entry point in the
+``molediff.commands`` group (``conformers = "molediff.domains.conformers.command:main"``
+in ``pyproject.toml``); ``molediff --help`` lists it with the first line of the module's
+docstring. :func:`register` adds one at run time.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -21,7 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("molediff.cli.main:_sample", "sample from a checkpoint (conf/sample.yaml)"),
     "evaluate": ("molediff.cli.main:_evaluate", "evaluate a checkpoint (conf/evaluate.yaml)"),
     "collect-sweep": ("molediff.cli.collect_sweep:main", "tabulate a multirun directory"),
-    "conformers": ("molediff.cli.conformers:main", "3D conformers of molecules -> SDF"),
 }
 
 
@@ -66,33 +71,56 @@ def _plugin_commands() -> None:
     except Exception:  # noqa: BLE001 - broken metadata must not break the CLI
         return
     for ep in eps:
-        COMMANDS.setdefault(ep.name, (ep.value, f"(plugin {ep.value})"))
+        COMMANDS.setdefault(ep.name, (ep.value, ""))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _help_of(target: str, given: str) -> str:
+    """A command's help: given, or the first line of its module's docstring (modules of
+    commands keep heavy imports inside ``main``, so this is cheap)."""
+    if given:
+        return given
+    try:
+        doc = importlib.import_module(target.partition(":")[0]).__doc__ or ""
+    except Exception:  # noqa: BLE001 - a broken plugin must not break --help
+        return f"(cannot import {target})"
+    first = doc.strip().splitlines()[0] if doc.strip() else target
+    # "``molediff conformers``: 3D conformers ..." -> "3D conformers ..."
+    return first.split(":", 1)[1].strip() if first.startswith("``") and ":" in first else first
+
+
+def build_parser(with_help: bool = False) -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {n:<16}{_help_of(t, h) if with_help else h}"
+                        for n, (t, h) in sorted(COMMANDS.items()))
     parser = argparse.ArgumentParser(
         prog="molediff",
         description="Diffusion models for science. `molediff <command> --help` for details.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="commands:\n" + "\n".join(f"  {n:<16}{h}" for n, (_, h) in sorted(COMMANDS.items())),
+        epilog="commands:\n" + listing + "\n\nAdd --debug (or MOLEDIFF_DEBUG=1) for tracebacks.\n",
     )
     parser.add_argument("command", choices=sorted(COMMANDS), metavar="command")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the command")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch ``molediff <command> ...``; returns the exit status."""
+def _dispatch(argv: list[str]) -> int:
     _plugin_commands()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not argv or argv[0] in ("-h", "--help"):
-        parser.print_help()
+        build_parser(with_help=True).print_help()
         return 0 if argv else 2
-    ns = parser.parse_args(argv[:1])
-    rest = argv[1:]
-    result = _load(COMMANDS[ns.command][0])(rest)
+    ns = build_parser().parse_args(argv[:1])
+    result = _load(COMMANDS[ns.command][0])(argv[1:])
     return int(result or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``molediff <command> ...``; returns the exit status. Errors the user can
+    fix are one line on stderr (exit 1 bad data, 2 bad usage), Ctrl-C exits 130."""
+    from molediff.utils.entry import DEBUG_ENV, run_entry, strip_debug_flag
+
+    args, debug = strip_debug_flag(sys.argv[1:] if argv is None else argv)
+    if debug:  # the Hydra commands' own handler reads it from the environment
+        os.environ[DEBUG_ENV] = "1"
+    return run_entry(_dispatch, args, "molediff")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from molediff.cli._hydra import CONFIG_DIR, run_task
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
 def _main(cfg: DictConfig) -> Any:
-    from molediff.train.run import sample
+    from molediff.inference.run import sample
 
     return run_task(sample, cfg)
 

@@ -14,12 +14,19 @@ Life cycle::
     batch = domain.collate([domain.train_dataset()[i] for i in idx])
     x0, cond, space = domain.batch_to(batch)    # what the core's Denoiser.loss takes
     cond = domain.drop_condition(cond, generator)   # classifier-free-guidance training
-    template, cond, space = domain.template(n, condition=..., generator=g)   # sampling
-    x0 = sampler(...)                           # molediff.core
-    part = domain.decode(x0, cond, space)       # domain objects (images, molecules, ...)
-    samples = domain.merge_samples([part, ...])
+    samples = domain.generate(draw, n, condition=..., seed=...)   # sampling, which by default
+        template, cond, space = domain.template(k, condition=..., generator=g)  # per chunk
+        x0 = draw(template, cond, space, g)     # the sampler (molediff.inference supplies it)
+        part = domain.decode(x0, cond, space)   # domain objects (images, molecules, ...)
+        samples = domain.merge_samples([part, ...])
     domain.metrics(samples) -> {"name": float}
     domain.export(samples, out_dir) -> [paths]
+    domain.reference_metrics(model, num_references=..., seed=...)  # held-out references
+
+:meth:`generate` is the one generation path of a domain: every command that samples a
+checkpoint (``molediff sample``, ``evaluate``, a domain's own command, the benchmarks) goes
+through it, so a domain's checks and post-processing (stereo for conformers, validity
+gates, ...) run whichever way it is reached.
 
 Constructors must be cheap (tests build every ``conf/domain/*.yaml``): load data in
 :meth:`setup`.
@@ -28,16 +35,32 @@ Constructors must be cheap (tests build every ``conf/domain/*.yaml``): load data
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
 from molediff.core.space import Space
+from molediff.utils.errors import UsageError
 from molediff.utils.instantiate import instantiate
+
+#: ``draw(template, cond, space, generator) -> x0``: one sampler run (with guidance) from
+#: noise on ``space`` to clean samples; supplied by :mod:`molediff.inference`.
+Draw = Callable[[Tensor, Any, Space, "torch.Generator | None"], Tensor]
+
+#: ``progress(k)``: ``k`` more samples are finished (drives progress bars).
+Progress = Callable[[int], None]
+
+
+class Generator(Protocol):
+    """What :meth:`Domain.reference_metrics` needs of a loaded model
+    (:class:`molediff.inference.Model`): its own generation path, overrides applied."""
+
+    def generate(self, num_samples: int, *, condition: Any = None, seed: int = 0,
+                 batch_size: int = 256, progress: Any = None, **options: Any) -> Any: ...
 
 
 class Domain(abc.ABC):
@@ -126,16 +149,50 @@ class Domain(abc.ABC):
         merged key by key."""
         return _merge(list(parts))
 
+    def generate(
+        self,
+        draw: Draw,
+        num_samples: int,
+        *,
+        condition: Any = None,
+        seed: int = 0,
+        batch_size: int = 256,
+        device: torch.device | str = "cpu",
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> Any:
+        """Draw ``num_samples`` samples, chunk by chunk, and return them decoded and merged.
+
+        Override to add the domain's own checks and post-processing (resample what fails,
+        count it); keyword ``options`` are the domain's generation options (the default
+        takes none). Deterministic for a fixed ``seed``.
+        """
+        if options:
+            raise UsageError(f"{self.name} generation takes no options "
+                             f"(got {', '.join(sorted(options))})")
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        parts, done = [], 0
+        while done < num_samples:
+            n = min(batch_size, num_samples - done)
+            template, cond, space = self.template(n, condition=condition, generator=gen,
+                                                  device=device)
+            parts.append(self.decode(draw(template, cond, space, gen), cond, space))
+            done += n
+            if progress is not None:
+                progress(n)
+        return self.merge_samples(parts)
+
     # ---------------------------------------------------- metrics and export
     @abc.abstractmethod
     def metrics(self, samples: Any) -> dict[str, float]:
         """Quality metrics of decoded samples (names without prefixes, float values)."""
 
-    def reference_metrics(self, checkpoint: str | Path, sampler: Any, *, num_molecules: int,
-                          seed: int, device: str) -> dict[str, float]:
-        """Scores against held-out reference structures, made with the domain's own
-        generation pipeline from ``checkpoint`` (``molediff evaluate`` reports them as
-        ``reference_*``); domains without references return nothing."""
+    def reference_metrics(self, model: Generator, *, num_references: int,
+                          seed: int = 0) -> dict[str, float]:
+        """Scores of ``model`` (a loaded model, its sampler / schedule / guidance overrides
+        applied) against ``num_references`` held-out reference structures, generated through
+        ``model.generate``; ``molediff evaluate`` reports them as ``reference_*``. Domains
+        without references return nothing."""
         return {}
 
     @abc.abstractmethod

@@ -6,8 +6,10 @@ from typing import Any
 
 import lightning as L
 
+from molediff.core.samplers import SamplerSpec
 from molediff.core.schedules import Schedule
-from molediff.train.sampling import Guidance, SamplerSpec, generate
+from molediff.inference.guidance import Guidance, NoGuidance
+from molediff.inference.model import Model
 
 
 def ema_sample_metrics(
@@ -21,17 +23,10 @@ def ema_sample_metrics(
 ) -> dict[str, float]:
     """Sample with ``module.ema.shadow`` (in eval mode, own generator) and score with the
     domain's metrics plus sampling statistics."""
-    shadow = module.ema.shadow
-    was_training = shadow.training
-    shadow.eval()
-    try:
-        samples, stats = generate(
-            shadow, module.domain, schedule, sampler, guidance,
-            num_samples=num_samples, batch_size=batch_size, seed=seed, device=module.device,
-        )
-    finally:
-        shadow.train(was_training)
-    return module.domain.metrics(samples) | stats
+    model = Model(module.domain, module.ema.shadow, schedule, sampler, guidance or NoGuidance(),
+                  device=module.device)
+    samples = model.generate(num_samples, batch_size=batch_size, seed=seed)
+    return module.domain.metrics(samples) | model.stats
 
 
 class SampleMetricsCallback(L.Callback):

@@ -22,36 +22,10 @@ from torch import Tensor
 from molediff.core.denoisers import Denoiser
 from molediff.core.ema import EMA
 from molediff.domains.base import Domain
-from molediff.train.checkpoint import FORMAT_VERSION, META_KEY
+from molediff.inference.checkpoint import FORMAT_VERSION, META_KEY
+from molediff.inference.validation import DEFAULT_VAL_SIGMAS, step_seed, x0_mse
 from molediff.utils.errors import CheckpointError
 from molediff.utils.instantiate import instantiate
-
-DEFAULT_VAL_SIGMAS = (0.02, 0.1, 0.3, 1.0, 3.0)
-
-
-def step_seed(seed: int, step: int, micro: int = 0, rank: int = 0) -> int:
-    """A 63-bit seed that is a pure function of its arguments."""
-    return hash((int(seed), int(step), int(micro), int(rank), 0x5EED)) & 0x7FFF_FFFF_FFFF_FFFF
-
-
-@torch.no_grad()
-def x0_mse(
-    denoiser: Denoiser,
-    domain: Domain,
-    batch: Any,
-    sigmas: tuple[float, ...] = DEFAULT_VAL_SIGMAS,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """Mean over ``sigmas`` of the per-dof squared error of the clean-sample estimate,
-    divided by ``sigma_data²`` (1 = as bad as predicting the mean): a loss that compares
-    across parameterizations and weightings."""
-    x0, cond, space = domain.batch_to(batch)
-    out = []
-    for s in sigmas:
-        sig = torch.full((space.num_samples,), float(s), dtype=x0.dtype, device=x0.device)
-        per = denoiser.loss(x0, cond, space, generator=generator, sigma=sig, reduce=False)
-        out.append((per / denoiser.loss_weight(sig)).mean())
-    return torch.stack(out).mean() / denoiser.sigma_data**2
 
 
 class DiffusionModule(L.LightningModule):
@@ -64,7 +38,8 @@ class DiffusionModule(L.LightningModule):
         lr_scheduler: optional config with ``_target_`` taking ``optimizer``; stepped per step.
         ema_decay, ema_warmup: EMA of the weights (used for validation and sampling).
         seed: base seed of the training randomness.
-        config_yaml: the resolved run config, stored in every checkpoint.
+        config_yaml: the resolved run config as checkpoints store it
+            (:func:`molediff.inference.checkpoint.config_to_yaml`).
         val_sigmas: noise levels of the validation loss.
     """
 

@@ -1,6 +1,7 @@
-"""The three tasks behind the Hydra entry points: :func:`train`, :func:`sample`,
-:func:`evaluate`. Each takes a composed config (``conf/{train,sample,evaluate}.yaml``),
-writes its outputs into ``cfg.paths.output_dir`` and finishes with ``metrics.json``.
+"""The training task behind ``molediff train``: takes a composed config
+(``conf/train.yaml``), writes checkpoints and logs into ``cfg.paths.output_dir`` and
+finishes with ``metrics.json``. (Sampling and evaluation live in
+:mod:`molediff.inference.run`: they need no Lightning.)
 
 Outputs are written only after the work they report has succeeded, each file atomically,
 so a failing run never leaves half-written results.
@@ -8,11 +9,8 @@ so a failing run never leaves half-written results.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -21,81 +19,27 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from molediff.core.denoisers import Denoiser
-from molediff.domains.base import Domain
-from molediff.train.builders import build_components, build_domain
+from molediff.inference.builders import build_components, build_domain
+from molediff.inference.checkpoint import config_to_yaml, load_checkpoint
+from molediff.inference.run import set_threads
+from molediff.inference.validation import val_x0_mse
 from molediff.train.callbacks import SampleMetricsCallback, ema_sample_metrics
-from molediff.train.checkpoint import (
-    AtomicCheckpointIO,
-    checkpoint_config,
-    ema_state_dict,
-    load_checkpoint,
-    load_weights,
-)
+from molediff.train.checkpoint import AtomicCheckpointIO, load_weights
 from molediff.train.data import DomainDataModule
 from molediff.train.launch import prepare_job
-from molediff.train.module import DEFAULT_VAL_SIGMAS, DiffusionModule, step_seed, x0_mse
-from molediff.train.sampling import generate
-from molediff.utils.errors import CheckpointError, ConfigError
+from molediff.train.module import DiffusionModule
+from molediff.utils.errors import ConfigError
 from molediff.utils.instantiate import instantiate
-from molediff.utils.io import atomic_write_text, write_json
-
-#: config groups a sampling/evaluation run may replace in the checkpoint's config
-SAMPLING_GROUPS = ("sampler", "schedule", "guidance")
+from molediff.utils.io import write_json
+from molediff.utils.torchfile import tensors_sha256
 
 
 # --------------------------------------------------------------------------- helpers
-def set_threads(cfg: DictConfig) -> None:
-    """Apply ``cfg.torch_threads`` (intra-op CPU threads) when set."""
-    n = cfg.get("torch_threads")
-    if n:
-        torch.set_num_threads(int(n))
-
-
-def resolve_device(name: str | None) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def state_checksum(module: torch.nn.Module) -> str:
     """SHA-256 of a module's state (keys sorted), to compare weights across processes."""
-    h = hashlib.sha256()
-    for k, v in sorted(module.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-@torch.no_grad()
-def val_x0_mse(
-    denoiser: Denoiser,
-    domain: Domain,
-    batch_size: int = 256,
-    sigmas: tuple[float, ...] = DEFAULT_VAL_SIGMAS,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> float:
-    """:func:`~molediff.train.module.x0_mse` over the whole validation set (NaN if none)."""
-    dataset = domain.val_dataset()
-    if dataset is None or len(dataset) == 0:
-        return float("nan")
-    was_training = denoiser.training
-    denoiser.eval()
-    total, count = 0.0, 0
-    try:
-        for i in range(0, len(dataset), batch_size):
-            items = [dataset[j] for j in range(i, min(i + batch_size, len(dataset)))]
-            batch = L.fabric.utilities.apply_func.move_data_to_device(domain.collate(items), device)
-            gen = torch.Generator(device=device).manual_seed(step_seed(seed, -2, i))
-            total += float(x0_mse(denoiser, domain, batch, sigmas, gen)) * len(items)
-            count += len(items)
-    finally:
-        denoiser.train(was_training)
-    return total / count
+    return tensors_sha256(module.state_dict())
 
 
 def _finite_or_nan(v: Any) -> float:
@@ -104,24 +48,6 @@ def _finite_or_nan(v: Any) -> float:
     except (TypeError, ValueError):
         return float("nan")
     return f if math.isfinite(f) else float("nan")
-
-
-def publish(out_dir: Path, write: Any) -> list[Path]:
-    """Run ``write(tmp_dir) -> [paths]`` in a hidden temporary directory inside
-    ``out_dir``, then move every file into ``out_dir``: either all outputs appear or none."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".partial-"))
-    try:
-        paths = [Path(p) for p in write(tmp)]
-        final = []
-        for p in paths:
-            dest = out_dir / p.relative_to(tmp)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)
-            final.append(dest)
-        return final
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- train
@@ -166,7 +92,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     comps = build_components(cfg, domain)
     domain.setup()
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    config_yaml = config_to_yaml(cfg)
     module = DiffusionModule(
         domain,
         comps.denoiser,
@@ -249,97 +175,4 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     result["checkpoint"] = str(last)
     result["domain"] = domain.name
     write_json(out / "metrics.json", result)
-    return result
-
-
-# ------------------------------------------------------------- sample and evaluate
-def _from_checkpoint(cfg: DictConfig) -> tuple[dict[str, Any], DictConfig, Any]:
-    """Load ``cfg.ckpt_path``, apply the sampling overrides to its saved config and build
-    the model with its (EMA) weights."""
-    if not cfg.get("ckpt_path"):
-        raise ConfigError("no checkpoint given: add ckpt_path=/path/to/last.ckpt")
-    ckpt = load_checkpoint(cfg.ckpt_path, expect_domain=cfg.get("expect_domain"))
-    eff = checkpoint_config(ckpt)
-    with open_dict(eff):
-        for group in SAMPLING_GROUPS:
-            if cfg.get(group) is not None:
-                eff[group] = cfg[group]
-        if cfg.get("steps"):
-            eff.sampler.steps = int(cfg.steps)
-    comps = build_components(eff)
-    if comps.domain.name != ckpt["molediff"].get("domain"):
-        raise CheckpointError(
-            f"checkpoint {cfg.ckpt_path} says domain {ckpt['molediff'].get('domain')!r} but its "
-            f"config builds {comps.domain.name!r}"
-        )
-    try:
-        comps.denoiser.load_state_dict(ema_state_dict(ckpt, bool(cfg.get("use_ema", True))))
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint weights do not fit the model of its config: {exc}") from exc
-    comps.denoiser.eval().requires_grad_(False)
-    comps.domain.setup()
-    return ckpt, eff, comps
-
-
-def sample(cfg: DictConfig) -> dict[str, Any]:
-    """Sample from a checkpoint (with its saved config; sampler/schedule/guidance/steps may
-    be overridden), export the samples and write ``metrics.json``."""
-    set_threads(cfg)
-    ckpt, eff, comps = _from_checkpoint(cfg)
-    device = resolve_device(cfg.get("device"))
-    comps.denoiser.to(device)
-    samples, stats = generate(
-        comps.denoiser, comps.domain, comps.schedule, comps.sampler, comps.guidance,
-        num_samples=int(cfg.num_samples), batch_size=int(cfg.batch_size), seed=int(cfg.seed),
-        condition=cfg.get("condition"), device=device,
-    )
-    metrics = comps.domain.metrics(samples) if cfg.get("compute_metrics", True) else {}
-    result = metrics | stats | {
-        "checkpoint": str(cfg.ckpt_path),
-        "domain": comps.domain.name,
-        "sampler": comps.sampler.name,
-        "steps": comps.sampler.steps,
-        "trained_steps": int(ckpt["molediff"].get("global_step", -1)),
-    }
-    out = Path(cfg.paths.output_dir)
-
-    def write(tmp: Path) -> list[Path]:
-        files = list(comps.domain.export(samples, tmp))
-        files.append(atomic_write_text(tmp / "config_used.yaml", OmegaConf.to_yaml(eff)))
-        return files
-
-    result["files"] = [p.name for p in publish(out, write)]
-    write_json(out / "metrics.json", result)
-    return result
-
-
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Held-out denoising error (EMA weights) and sample metrics of a checkpoint."""
-    set_threads(cfg)
-    ckpt, eff, comps = _from_checkpoint(cfg)
-    device = resolve_device(cfg.get("device"))
-    comps.denoiser.to(device)
-    result: dict[str, Any] = {
-        "val_x0_mse": val_x0_mse(comps.denoiser, comps.domain, int(cfg.batch_size),
-                                 seed=int(cfg.seed), device=device),
-    }
-    if int(cfg.num_samples) > 0:
-        samples, stats = generate(
-            comps.denoiser, comps.domain, comps.schedule, comps.sampler, comps.guidance,
-            num_samples=int(cfg.num_samples), batch_size=int(cfg.batch_size), seed=int(cfg.seed),
-            condition=cfg.get("condition"), device=device,
-        )
-        result.update({f"sample_{k}": v for k, v in (comps.domain.metrics(samples) | stats).items()})
-    reference = comps.domain.reference_metrics(
-        cfg.ckpt_path, comps.sampler, num_molecules=int(cfg.reference_molecules),
-        seed=int(cfg.seed), device=str(device))
-    result.update({f"reference_{k}": v for k, v in reference.items()})
-    result |= {
-        "checkpoint": str(cfg.ckpt_path),
-        "domain": comps.domain.name,
-        "sampler": comps.sampler.name,
-        "steps": comps.sampler.steps,
-        "trained_steps": int(ckpt["molediff"].get("global_step", -1)),
-    }
-    write_json(Path(cfg.paths.output_dir) / "metrics.json", result)
     return result

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
 from molediff.core.space import GraphSpace
+from molediff.domains.base import Draw, Generator, Progress
 from molediff.domains.chem.featurize import (
     ATOMIC_NUMBERS,
     BOND_TYPES,
@@ -37,7 +38,9 @@ from molediff.domains.chem.featurize import (
     NUM_NODE_FEATURES,
     smiles_to_data,
 )
+from molediff.domains.conformers.generate import ConformerResult, generate_conformers, summarize
 from molediff.domains.graph_domain import GraphDomain
+from molediff.utils.errors import UsageError
 
 #: coordinate standard deviation of centred QM9 DFT geometries, Å (all atoms, per axis)
 QM9_SIGMA_DATA = 1.40
@@ -224,39 +227,100 @@ class ConformerDomain(GraphDomain):
             out.append(mol)
         return out
 
+    def generate(
+        self,
+        draw: Draw,
+        num_samples: int,
+        *,
+        condition: Any = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        device: torch.device | str = "cpu",
+        progress: Progress | None = None,
+        max_rounds: int = 6,
+        relax: bool = False,
+        prune_rms: float = 0.0,
+    ) -> list[ConformerResult]:
+        """Stereo-checked conformers (:func:`~molediff.domains.conformers.generate.generate_conformers`).
+
+        ``condition``: a SMILES / RDKit molecule or a list of them; ``None`` takes the
+        first validation molecules. The ``num_samples`` conformers are dealt to the
+        molecules in turn (conformer ``i`` to molecule ``i mod m``), so ``k · m`` gives
+        every molecule ``k``. Returns one :class:`ConformerResult` per molecule.
+        """
+        if condition is None:
+            val = self.val_dataset()
+            if val is None or len(val) == 0:
+                raise UsageError("no validation molecules to sample for: give condition=SMILES")
+            base = getattr(val, "base", val)  # the featurising cache wraps the QM9 dataset
+            inputs: list[Any] = [_without_conformers(base.mol(i))
+                                 for i in range(min(num_samples, len(val)))]
+        elif isinstance(condition, str | Chem.Mol):
+            inputs = [condition]
+        else:
+            inputs = list(condition)
+        if not inputs:
+            raise UsageError("condition is an empty list of molecules")
+        m = len(inputs)
+        counts = [num_samples // m + (1 if i < num_samples % m else 0) for i in range(m)]
+        keep = [i for i, c in enumerate(counts) if c > 0]
+        try:
+            return generate_conformers(
+                draw, [inputs[i] for i in keep], [counts[i] for i in keep], seed=seed,
+                batch_size=batch_size, max_rounds=max_rounds, relax=relax, prune_rms=prune_rms,
+                max_heavy_atoms=self.max_heavy_atoms, device=device, progress=progress)
+        except ValueError as exc:  # an invalid option, not a bad molecule (those are per result)
+            raise UsageError(str(exc)) from None
+
     # ---------------------------------------------------- metrics and export
-    def metrics(self, samples: list[Chem.Mol]) -> dict[str, float]:
-        """``connectivity_match``: fraction of samples whose bonds, perceived from 3D,
-        equal the input graph; ``min_distance``: mean closest interatomic distance (Å)."""
-        if not samples:
-            return {"num_samples": 0.0}
+    def metrics(self, samples: list[ConformerResult]) -> dict[str, float]:
+        """Over every returned conformer: ``connectivity_match`` (fraction whose bonds,
+        perceived from 3D, equal the input graph), ``min_distance`` (mean closest
+        interatomic distance, Å); and the generation counters of :func:`summarize`
+        (molecules, failures, stereo draws, mirrored, resampled, dropped)."""
         import numpy as np
 
+        counts = summarize(samples)
+        out = {k: float(v) for k, v in counts.items()}
+        mols = [Chem.Mol(r.mol, confId=c.GetId()) for r in samples if r.ok
+                for c in r.mol.GetConformers()]
+        out["num_samples"] = float(len(mols))
+        if not mols:
+            return out
         ok, dmin = 0, []
-        for mol in samples:
+        for mol in mols:
             ok += int(connectivity_matches(mol, charge=Chem.GetFormalCharge(mol)))
             p = mol.GetConformer().GetPositions()
             d = np.linalg.norm(p[:, None] - p[None], axis=-1) + np.eye(len(p)) * 1e9
             dmin.append(float(d.min()) if len(p) > 1 else 0.0)
-        return {"num_samples": float(len(samples)), "connectivity_match": ok / len(samples),
-                "min_distance": float(np.mean(dmin))}
+        out["connectivity_match"] = ok / len(mols)
+        out["min_distance"] = float(np.mean(dmin))
+        return out
 
-    def reference_metrics(self, checkpoint: str | Path, sampler: Any, *, num_molecules: int,
-                          seed: int, device: str) -> dict[str, float]:
+    def reference_metrics(self, model: Generator, *, num_references: int,
+                          seed: int = 0) -> dict[str, float]:
         """Recall of QM9 test-split DFT geometries, K = 10 conformers each, through the
-        stereo-checked generator: COV-R/P and AMR-R/P at 0.5 Å, best-of-K RMSD, diversity,
-        PoseBusters (:func:`molediff.domains.conformers.evaluation.evaluate_checkpoint`)."""
-        if num_molecules <= 0:
+        model's own (stereo-checked) generation: COV-R/P and AMR-R/P at 0.5 Å, best-of-K
+        RMSD, diversity, PoseBusters (:func:`molediff.domains.conformers.evaluation.evaluate_model`)."""
+        if num_references <= 0:
             return {}
-        from molediff.domains.conformers.evaluation import evaluate_checkpoint
+        from molediff.domains.conformers.evaluation import evaluate_model
 
-        return evaluate_checkpoint(checkpoint, num_molecules=num_molecules, sampler=sampler,
-                                   seed=seed, device=device)
+        return evaluate_model(model, num_references=num_references, seed=seed)
 
-    def export(self, samples: list[Chem.Mol], out_dir: str | Path) -> list[Path]:
+    def export(self, samples: list[ConformerResult], out_dir: str | Path) -> list[Path]:
+        """``conformers.sdf``: every returned conformer with its SDF properties."""
         from molediff.domains.conformers.io import write_sdf
 
-        return [write_sdf(Path(out_dir) / "conformers.sdf", samples)]
+        records = [rec for r in samples if r.ok for rec in r.records()]
+        return [write_sdf(Path(out_dir) / "conformers.sdf", records)]
+
+
+def _without_conformers(mol: Any) -> Any:
+    if isinstance(mol, Chem.Mol):
+        mol = Chem.Mol(mol)
+        mol.RemoveAllConformers()
+    return mol
 
 
 __all__ = ["ConformerDomain", "graph_to_mol", "connectivity_matches", "QM9_SIGMA_DATA",

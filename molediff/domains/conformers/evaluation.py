@@ -5,7 +5,7 @@ benchmark suites build on.
 Protocol (Torsional Diffusion's, with the QM9 DFT minimum as the single reference of each
 molecule): the first ``n`` molecules of a fixed permutation (seed 0) of a QM9 split, the
 model sees the molecular graph with its stereo tags but no coordinates and returns K
-conformers through :class:`ConformerGenerator` (stereo checked, mirrored or resampled);
+conformers through the model's own generation path (stereo checked, mirrored or resampled);
 RMSDs are symmetry-aware, heavy-atom, after alignment (Å).
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from rdkit import Chem
 
+from molediff.domains.base import Generator
 from molediff.domains.conformers.metrics import (
     QM9_THRESHOLD,
     GroundStateRecovery,
@@ -95,35 +96,27 @@ def recall_metrics(
     return out
 
 
-def evaluate_checkpoint(
-    checkpoint: Any,
+def evaluate_model(
+    model: Generator,
     *,
-    num_molecules: int = 50,
+    num_references: int = 50,
     k: int = 10,
     split: str = "test",
     threshold: float = QM9_THRESHOLD,
     seed: int = 0,
-    sampler: Any = None,
-    device: str = "cpu",
     posebusters: bool = True,
+    **options: Any,
 ) -> dict[str, float]:
-    """Generate K conformers for ``num_molecules`` QM9 molecules of ``split`` with a
-    conformer checkpoint and score them (:func:`recall_metrics`, plus the generator's
-    stereo counters ``sampled`` / ``stereo_rejected`` / ``mirrored`` / ``dropped``).
-
-    Args:
-        checkpoint: a conformer checkpoint (training ``last.ckpt`` or an exported file).
-        sampler: a :class:`molediff.core.samplers.SamplerSpec`; ``None``: the checkpoint's.
+    """Generate K conformers for ``num_references`` QM9 molecules of ``split`` with a loaded
+    conformer model (``molediff.inference.load_model``; its sampler overrides apply) and
+    score them (:func:`recall_metrics`, plus the stereo counters ``sampled`` /
+    ``stereo_rejected`` / ``mirrored`` / ``dropped``). ``options`` go to the domain's
+    generation (``batch_size``, ``max_rounds``, ...).
     """
-    from molediff.domains.conformers.generate import ConformerGenerator, summarize
+    from molediff.domains.conformers.generate import summarize
 
-    if sampler is None:
-        gen = ConformerGenerator(checkpoint, device=device)
-    else:
-        gen = ConformerGenerator(checkpoint, sampler=sampler.name, steps=sampler.steps,
-                                 sampler_options=dict(sampler.options), device=device)
-    refs = reference_molecules(num_molecules, split)
-    results = gen.generate(queries_of(refs), k, seed=seed)
+    refs = reference_molecules(num_references, split)
+    results = model.generate(k * len(refs), condition=queries_of(refs), seed=seed, **options)
     out = recall_metrics(refs, [r.mol if r.ok else None for r in results], threshold, posebusters)
     counts = summarize(results)
     out |= {key: float(counts[key]) for key in ("sampled", "stereo_rejected", "mirrored", "dropped")}

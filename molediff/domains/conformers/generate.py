@@ -1,10 +1,13 @@
 """Conformer generation API: molecules in, stereo-checked 3D conformers (Å) out.
 
-One code path serves ``molediff conformers`` (one SMILES), ``scripts/generate_conformers.py``
-(files of many molecules) and the benchmark::
+:func:`generate_conformers` is the conformer domain's generation path
+(:meth:`ConformerDomain.generate`), so ``molediff conformers``, ``molediff sample`` and
+``evaluate`` on a conformer checkpoint, the scripts and the benchmarks all reach it::
 
-    gen = ConformerGenerator()                      # bundled checkpoint, EMA weights
-    results = gen.generate(["CC(=O)Oc1ccccc1C(=O)O"], num_confs=10, seed=0)
+    from molediff.inference import load_model
+
+    model = load_model(BUNDLED_CHECKPOINT)          # EMA weights, the checkpoint's sampler
+    results = model.generate(10, condition="CC(=O)Oc1ccccc1C(=O)O", seed=0)
     results[0].mol                                  # RDKit Mol, explicit H, 10 conformers
 
 Conformers of all molecules are sampled together in batches of ``batch_size`` graphs.
@@ -23,7 +26,6 @@ per conformer.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +36,8 @@ from rdkit import Chem
 from rdkit.Chem import AllChem, rdMolAlign
 from torch_geometric.data import Batch, Data
 
-from molediff.core.samplers import SamplerSpec, sample
-from molediff.core.space import GraphSpace
+from molediff.core.space import GraphSpace, sample_seed
+from molediff.domains.base import Draw
 from molediff.domains.chem.featurize import (
     DEFAULT_MAX_HEAVY_ATOMS,
     check_elements,
@@ -180,229 +182,164 @@ def mmff_relax(mol: Chem.Mol, max_iters: int = 2000) -> list[float | None]:
     return [float(e) if math.isfinite(e) else None for _, e in res]
 
 
-def load_conformer_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a molediff conformer checkpoint with ``torch.load(weights_only=True)``.
-
-    Raises:
-        CheckpointError: missing, corrupted, not molediff, or not a conformer model.
-    """
-    import pickle
-    import zipfile
-
-    from molediff.utils.errors import CheckpointError
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            OSError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupted or not a safe molediff "
-                              f"checkpoint ({str(exc).strip()[:200]})") from exc
-    meta = ckpt.get("molediff") if isinstance(ckpt, dict) else None
-    if not isinstance(meta, dict) or "config_yaml" not in meta or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} is not a molediff checkpoint (no 'molediff' entry)")
-    if meta.get("domain") != "conformers":
-        raise CheckpointError(
-            f"checkpoint {path} was trained on domain {meta.get('domain')!r}, not 'conformers'")
-    return ckpt
+def _graph_key(mol: Chem.Mol) -> str:
+    """What a molecule's noise seeds derive from: its SMILES with stereo and explicit H,
+    in input atom order (so the same molecule gets the same conformers in any batch)."""
+    return Chem.MolToSmiles(mol, canonical=False)
 
 
-class ConformerGenerator:
-    """A trained conformer model ready to sample.
+@torch.no_grad()
+def _sample_coordinates(draw: Draw, graphs: Sequence[Data], seeds: Sequence[int],
+                        device: torch.device | str) -> list[torch.Tensor]:
+    """One coordinate sample (``[n_i, 3]`` Å, CPU) per featurised graph, all in one batch;
+    graph ``i``'s noise comes from its own stream ``seeds[i]``."""
+    batch = Batch.from_data_list([g.clone() for g in graphs]).to(device)
+    space = GraphSpace(batch.batch, int(batch.num_graphs), sample_seeds=list(seeds))
+    template = torch.zeros(batch.num_nodes, 3, device=device)
+    x = draw(template, batch, space, None).float().cpu()
+    ptr = batch.ptr.cpu().tolist()
+    return [x[ptr[i] : ptr[i + 1]] for i in range(len(graphs))]
+
+
+def generate_conformers(
+    draw: Draw,
+    inputs: Sequence[MolInput],
+    num_confs: int | Sequence[int] = 10,
+    *,
+    seed: int = 0,
+    batch_size: int = 64,
+    max_rounds: int = 6,
+    relax: bool = False,
+    prune_rms: float = 0.0,
+    max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> list[ConformerResult]:
+    """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
     Args:
-        checkpoint: molediff checkpoint (``None``: the bundled
-            ``molediff/checkpoints/conformers_qm9.pt``).
-        sampler: core sampler name (``heun``, ``euler``, ``dpmpp_2m``, ...) with the core's
-            default options; ``None`` keeps the checkpoint's sampler and its options.
-        steps: sampler grid steps (``None``: the checkpoint's).
-        sampler_options: options of the sampler (e.g. ``{"s_noise": 1.0}``), applied over
-            the checkpoint's when ``sampler`` is ``None``.
-        device: torch device.
-        use_ema: sample with the EMA weights (default) or the raw ones.
+        draw: one sampler run ``draw(template, cond, space, generator) -> x`` (what
+            :class:`molediff.inference.Model` passes to the domain).
+        inputs: SMILES strings or RDKit molecules (failures become results with ``error``
+            set; the others are unaffected).
+        num_confs: conformers requested per molecule (one count, or one per input).
+        seed: base seed. The ``d``-th draw of a molecule uses its own noise stream seeded
+            from ``(seed, molecule, d)``, so a molecule's conformers do not depend on the
+            batch size, on the other molecules or on their order.
+        batch_size: graphs (conformers) per network batch, mixed across molecules.
+        max_rounds: resampling rounds for stereo mismatches (1 = no resampling).
+        relax: MMFF94-relax the accepted conformers (energies in kcal/mol).
+        prune_rms: drop conformers within this heavy-atom RMSD (Å) of a kept one.
+        max_heavy_atoms: size limit of inputs (heavy atoms).
+        progress: called with the number of conformer draws finished after each batch.
     """
-
-    def __init__(
-        self,
-        checkpoint: str | Path | None = None,
-        sampler: str | None = None,
-        steps: int | None = None,
-        device: str | torch.device = "cpu",
-        use_ema: bool = True,
-        sampler_options: dict[str, Any] | None = None,
-    ) -> None:
-        from omegaconf import OmegaConf
-
-        from molediff.utils.errors import CheckpointError
-        from molediff.utils.instantiate import instantiate
-
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else BUNDLED_CHECKPOINT
-        ckpt = load_conformer_checkpoint(self.checkpoint)
-        cfg = OmegaConf.create(ckpt["molediff"]["config_yaml"])
-        # built here rather than through molediff.train (which imports Lightning: seconds
-        # of start-up for a command-line tool); same configs, same objects
-        self.domain = instantiate(cfg.domain, what="domain")
-        net = self.domain.build_net(cfg.model)
-        denoiser = instantiate(cfg.parameterization, what="parameterization", net=net)
-        self.schedule = instantiate(cfg.schedule, what="schedule")
-        scfg = cfg.sampler
-        self.sampler = SamplerSpec(
-            sampler or str(scfg.name),
-            int(steps if steps is not None else scfg.steps),
-            {**({} if sampler is not None
-                else dict(OmegaConf.to_container(scfg.get("options") or {}, resolve=True))),
-             **(sampler_options or {})},
-        )
-        prefix = "ema.shadow." if use_ema else "denoiser."
-        state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-        if not state:
-            raise CheckpointError(f"checkpoint {self.checkpoint} has no '{prefix}*' weights")
+    counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
+    if len(counts) != len(inputs):
+        raise ValueError(f"{len(counts)} conformer counts for {len(inputs)} inputs")
+    if any(c < 1 for c in counts):
+        raise ValueError(f"conformers per molecule must be >= 1, got {min(counts)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_rounds < 1:
+        raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+    if prune_rms < 0 or not math.isfinite(prune_rms):
+        raise ValueError(f"prune_rms must be a finite RMSD >= 0 Å, got {prune_rms}")
+    results: list[ConformerResult] = []
+    mols: list[Chem.Mol | None] = []
+    graphs: list[Data | None] = []
+    checks: list[bool] = []
+    keys: list[str] = []
+    for item, k in zip(inputs, counts, strict=True):
+        label = item if isinstance(item, str) else _smiles_of(item)
         try:
-            denoiser.load_state_dict(state)
-        except RuntimeError as exc:
-            raise CheckpointError(f"checkpoint weights do not fit its config: {exc}") from exc
-        self.device = torch.device(device)
-        self.denoiser = denoiser.eval().requires_grad_(False).to(self.device)
-        self.trained_steps = int(ckpt["molediff"].get("global_step", -1))
-        self.max_heavy_atoms = int(getattr(self.domain, "max_heavy_atoms", DEFAULT_MAX_HEAVY_ATOMS))
+            mol = prepare_input(item, max_heavy_atoms)
+            data = mol_to_data(mol, with_pos=False)
+            if mol.GetNumAtoms() < 2:
+                raise ValueError("a single atom has no conformation")
+            res = ConformerResult(smiles=label)
+            checks.append(num_stereo_elements(mol) > 0)
+        except ValueError as exc:
+            results.append(ConformerResult(smiles=label, error=str(exc)))
+            mols.append(None)
+            graphs.append(None)
+            checks.append(False)
+            keys.append("")
+            continue
+        res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0,
+                     "mirrored": 0, "dropped": 0, "pruned": 0, "relax_failed": 0}
+        results.append(res)
+        mols.append(mol)
+        graphs.append(data)
+        keys.append(_graph_key(mol))
 
-    # ---------------------------------------------------------------- sampling
-    @torch.no_grad()
-    def sample_coordinates(self, graphs: Sequence[Data], generator: torch.Generator) -> list[torch.Tensor]:
-        """One coordinate sample (``[n_i, 3]`` Å, CPU) per featurised graph, all in one batch."""
-        batch = Batch.from_data_list([g.clone() for g in graphs]).to(self.device)
-        space = GraphSpace(batch.batch, int(batch.num_graphs))
-        template = torch.zeros(batch.num_nodes, 3, device=self.device)
-        sigmas = self.schedule.sigmas(self.sampler.steps).to(self.device).float()
-        x, _ = sample(self.sampler.fn, self.denoiser, template, sigmas, space=space, cond=batch,
-                      generator=generator, **self.sampler.options)
-        x = x.float().cpu()
-        ptr = batch.ptr.cpu().tolist()
-        return [x[ptr[i] : ptr[i + 1]] for i in range(len(graphs))]
-
-    def generate(
-        self,
-        inputs: Sequence[MolInput],
-        num_confs: int = 10,
-        *,
-        seed: int = 0,
-        batch_size: int = 64,
-        max_rounds: int = 6,
-        relax: bool = False,
-        prune_rms: float = 0.0,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[ConformerResult]:
-        """Conformers for every input (SMILES or RDKit molecule), in input order.
-
-        Args:
-            inputs: SMILES strings or RDKit molecules (failures become results with
-                ``error`` set; the others are unaffected).
-            num_confs: conformers requested per molecule.
-            seed: seed of all sampling noise (same seed + inputs -> same output).
-            batch_size: graphs (conformers) per network batch, mixed across molecules.
-            max_rounds: resampling rounds for stereo mismatches (1 = no resampling).
-            relax: MMFF94-relax the accepted conformers (energies in kcal/mol).
-            prune_rms: drop conformers within this heavy-atom RMSD (Å) of a kept one.
-            progress: called with the number of conformer slots finished after each batch.
-        """
-        if num_confs < 1:
-            raise ValueError(f"num_confs must be >= 1, got {num_confs}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        gen = torch.Generator(device=self.device).manual_seed(int(seed))
-        results: list[ConformerResult] = []
-        mols: list[Chem.Mol | None] = []
-        graphs: list[Data | None] = []
-        checks: list[bool] = []
-        for item in inputs:
-            label = item if isinstance(item, str) else _smiles_of(item)
-            try:
-                mol = prepare_input(item, self.max_heavy_atoms)
-                data = mol_to_data(mol, with_pos=False)
-                if mol.GetNumAtoms() < 2:
-                    raise ValueError("a single atom has no conformation")
-                res = ConformerResult(smiles=label)
-                checks.append(num_stereo_elements(mol) > 0)
-            except ValueError as exc:
-                results.append(ConformerResult(smiles=label, error=str(exc)))
-                mols.append(None)
-                graphs.append(None)
-                checks.append(False)
-                continue
-            res.stats = {"requested": num_confs, "sampled": 0, "stereo_rejected": 0,
-                         "mirrored": 0, "dropped": 0, "pruned": 0, "relax_failed": 0}
-            results.append(res)
-            mols.append(mol)
-            graphs.append(data)
-
-        accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
-        for rnd in range(1, max(1, max_rounds) + 1):
-            jobs = [i for i, g in enumerate(graphs) if g is not None
-                    for _ in range(num_confs - len(accepted[i]))]
-            if not jobs:
-                break
-            for start in range(0, len(jobs), batch_size):
-                chunk = jobs[start : start + batch_size]
-                coords = self.sample_coordinates([graphs[i] for i in chunk], gen)  # type: ignore[misc]
-                for i, pos in zip(chunk, coords, strict=True):
-                    results[i].stats["sampled"] += 1
-                    if not checks[i] or check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
-                        accepted[i].append((pos, "sampled", rnd))
-                        continue
-                    mirrored = pos * torch.tensor([-1.0, 1.0, 1.0])
-                    if check_stereo(mols[i], _with_positions(mols[i], mirrored)).ok:
-                        accepted[i].append((mirrored, "mirrored", rnd))
-                        results[i].stats["mirrored"] += 1
-                    else:
-                        results[i].stats["stereo_rejected"] += 1
-                if progress is not None:
-                    progress(len(chunk))
-
-        for i, res in enumerate(results):
-            mol = mols[i]
-            if mol is None:
-                continue
-            res.stats["dropped"] = num_confs - len(accepted[i])
-            self._finish(res, mol, accepted[i], relax, prune_rms, checks[i])
-        return results
-
-    def _finish(self, res: ConformerResult, mol: Chem.Mol,
-                accepted: list[tuple[torch.Tensor, str, int]], relax: bool, prune_rms: float,
-                check: bool) -> None:
-        out = Chem.Mol(mol)
-        out.RemoveAllConformers()
-        props: list[dict[str, Any]] = []
-        for k, (pos, how, rnd) in enumerate(accepted):
-            out.AddConformer(_positions_to_conformer(pos), assignId=True)
-            props.append({"index": k, "stereo": how, "round": rnd, "energy": None})
-        if relax and out.GetNumConformers():
-            energies = mmff_relax(out)
-            keep_ids = []
-            for conf, p, e in zip(list(out.GetConformers()), props, energies, strict=True):
-                p["energy"] = e
-                if e is None:
-                    res.stats["relax_failed"] += 1
-                # relaxation must not change the stereo the check accepted
-                if check and not check_stereo(mol, Chem.Mol(out, confId=conf.GetId())).ok:
-                    res.stats["dropped"] += 1
+    accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
+    for rnd in range(1, max_rounds + 1):
+        # (molecule, draw number): the draw number names the noise stream
+        jobs = [(i, results[i].stats["sampled"] + j) for i, g in enumerate(graphs)
+                if g is not None for j in range(counts[i] - len(accepted[i]))]
+        if not jobs:
+            break
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
+            coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
+            for (i, _), pos in zip(chunk, coords, strict=True):
+                results[i].stats["sampled"] += 1
+                if not checks[i] or check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
+                    accepted[i].append((pos, "sampled", rnd))
                     continue
-                keep_ids.append(conf.GetId())
-            out, props = _subset(out, props, keep_ids)
-        if prune_rms > 0 and out.GetNumConformers() > 1:
-            ids = [c.GetId() for c in out.GetConformers()]
-            if relax:
-                ids = sorted(ids, key=lambda c: (props[c]["energy"] is None, props[c]["energy"] or 0.0))
-            kept = prune_by_rmsd(out, prune_rms, ids)
-            res.stats["pruned"] = len(ids) - len(kept)
-            out, props = _subset(out, props, kept)
-        for k, p in enumerate(props):
-            p["index"] = k
-        res.mol = out
-        res.conformer_props = props
-        if out.GetNumConformers() == 0:
-            res.error = "no conformer passed the stereo check"
+                mirrored = pos * torch.tensor([-1.0, 1.0, 1.0])
+                if check_stereo(mols[i], _with_positions(mols[i], mirrored)).ok:
+                    accepted[i].append((mirrored, "mirrored", rnd))
+                    results[i].stats["mirrored"] += 1
+                else:
+                    results[i].stats["stereo_rejected"] += 1
+            if progress is not None:
+                progress(len(chunk))
+
+    for i, res in enumerate(results):
+        mol = mols[i]
+        if mol is None:
+            continue
+        res.stats["dropped"] = counts[i] - len(accepted[i])
+        _finish(res, mol, accepted[i], relax, prune_rms, checks[i])
+    return results
+
+
+def _finish(res: ConformerResult, mol: Chem.Mol, accepted: list[tuple[torch.Tensor, str, int]],
+            relax: bool, prune_rms: float, check: bool) -> None:
+    out = Chem.Mol(mol)
+    out.RemoveAllConformers()
+    props: list[dict[str, Any]] = []
+    for k, (pos, how, rnd) in enumerate(accepted):
+        out.AddConformer(_positions_to_conformer(pos), assignId=True)
+        props.append({"index": k, "stereo": how, "round": rnd, "energy": None})
+    if relax and out.GetNumConformers():
+        energies = mmff_relax(out)
+        keep_ids = []
+        for conf, p, e in zip(list(out.GetConformers()), props, energies, strict=True):
+            p["energy"] = e
+            if e is None:
+                res.stats["relax_failed"] += 1
+            # relaxation must not change the stereo the check accepted
+            if check and not check_stereo(mol, Chem.Mol(out, confId=conf.GetId())).ok:
+                res.stats["dropped"] += 1
+                continue
+            keep_ids.append(conf.GetId())
+        out, props = _subset(out, props, keep_ids)
+    if prune_rms > 0 and out.GetNumConformers() > 1:
+        ids = [c.GetId() for c in out.GetConformers()]
+        if relax:
+            ids = sorted(ids, key=lambda c: (props[c]["energy"] is None, props[c]["energy"] or 0.0))
+        kept = prune_by_rmsd(out, prune_rms, ids)
+        res.stats["pruned"] = len(ids) - len(kept)
+        out, props = _subset(out, props, kept)
+    for k, p in enumerate(props):
+        p["index"] = k
+    res.mol = out
+    res.conformer_props = props
+    if out.GetNumConformers() == 0:
+        res.error = "no conformer passed the stereo check"
 
 
 def _subset(mol: Chem.Mol, props: list[dict[str, Any]], ids: list[int]) -> tuple[Chem.Mol, list[dict[str, Any]]]:
@@ -452,21 +389,3 @@ def summary_line(summary: dict[str, Any]) -> str:
         + (f"; {summary['pruned']} pruned" if summary.get("pruned") else "")
         + (f"; {summary['seconds']:.1f} s" if "seconds" in summary else "")
     )
-
-
-def timed_generate(gen: ConformerGenerator, inputs: Sequence[MolInput], **kwargs: Any
-                   ) -> tuple[list[ConformerResult], float]:
-    """:meth:`ConformerGenerator.generate` plus its wall time in seconds."""
-    t0 = time.perf_counter()
-    res = gen.generate(inputs, **kwargs)
-    return res, time.perf_counter() - t0
-
-
-def export_checkpoint(src: str | Path, dst: str | Path = BUNDLED_CHECKPOINT,
-                      sampler: dict[str, Any] | None = None) -> Path:
-    """Slim a conformer training checkpoint into a bundled one
-    (:func:`molediff.train.checkpoint.export_checkpoint`; default destination: the
-    package's ``conformers_qm9.pt``)."""
-    from molediff.train.checkpoint import export_checkpoint as export
-
-    return export(src, dst, expect_domain="conformers", sampler=sampler)

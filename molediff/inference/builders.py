@@ -10,9 +10,10 @@ from typing import Any
 from omegaconf import DictConfig
 
 from molediff.core.denoisers import Denoiser
+from molediff.core.samplers import SamplerSpec
 from molediff.core.schedules import Schedule
 from molediff.domains.base import Domain
-from molediff.train.sampling import Guidance, NoGuidance, SamplerSpec
+from molediff.inference.guidance import Guidance, NoGuidance
 from molediff.utils.errors import ConfigError
 from molediff.utils.instantiate import instantiate
 

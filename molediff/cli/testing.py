@@ -11,7 +11,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from molediff.cli._hydra import CONFIG_DIR
+from molediff.utils.config import CONFIG_DIR
 
 #: overrides that make a training run take seconds on a CPU
 QUICK = (
