@@ -64,15 +64,17 @@ def _targets_to_names(node: dict[str, Any]) -> None:
     if isinstance(target, str):
         name = registry.name_of(target)
         if name is not None:
-            node.pop("_target_")
-            node["_name_"] = name
+            rest = {k: v for k, v in node.items() if k != "_target_"}
+            node.clear()
+            node.update({"_name_": name, **rest})  # first, where _target_ was: readable
 
 
 def _names_to_targets(node: dict[str, Any]) -> None:
     name = node.get("_name_")
     if isinstance(name, str):
-        node.pop("_name_")
-        node["_target_"] = registry.target_of(name)
+        rest = {k: v for k, v in node.items() if k != "_name_"}
+        node.clear()
+        node.update({"_target_": registry.target_of(name), **rest})
 
 
 def config_to_yaml(cfg: DictConfig | dict[str, Any]) -> str:

@@ -63,8 +63,8 @@ def tensors_sha256(state: Mapping[str, Any]) -> str:
         v = state[key]
         h.update(key.encode())
         if isinstance(v, torch.Tensor):
-            t = v.detach().cpu().contiguous()
-            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            t = v.detach().cpu().contiguous().reshape(-1)
+            h.update(f"{t.dtype}{tuple(v.shape)}".encode())
             h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         else:
             h.update(repr(v).encode())

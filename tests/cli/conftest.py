@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from molediff.cli.testing import quick_train_config
 from molediff.train.run import train
-from molediff.train.testing import quick_train_config
 
 
 @pytest.fixture(scope="session")

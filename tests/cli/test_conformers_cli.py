@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rdkit import Chem
 
-from molediff.cli.conformers import main as conformers_main
-from molediff.train.testing import run_cli
+from molediff.cli.testing import run_cli
+from molediff.domains.conformers.command import main as conformers_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,8 @@ def test_cli_bad_input_fails_without_output(tmp_path, capsys, args, message):
     out = tmp_path / "bad.sdf"
     code = conformers_main([*args, "-n", "2", "--steps", "4", "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 1 and message in err and "no molecule succeeded" in err
+    assert code == 1 and message in err
+    assert "molediff conformers: error: no molecule succeeded" in err
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
@@ -81,7 +82,8 @@ def test_cli_partial_failure_continues(tmp_path, capsys):
 def test_cli_bad_sampler_option(tmp_path, capsys, option, message):
     out = tmp_path / "x.sdf"
     assert conformers_main(["CCO", "--sampler-option", option, "-o", str(out)]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("molediff conformers: error: ") and err.count("\n") == 1
     assert not out.exists()
 
 
@@ -103,8 +105,12 @@ def test_cli_empty_file_and_missing_checkpoint(tmp_path, capsys):
     out = tmp_path / "x.sdf"
     assert conformers_main(["-i", str(empty), "-o", str(out)]) == 1
     assert "no molecules" in capsys.readouterr().err
+    assert conformers_main(["-i", str(tmp_path / "absent.smi"), "-o", str(out)]) == 1
+    assert "input file not found" in capsys.readouterr().err
     assert conformers_main(["CCO", "--checkpoint", str(tmp_path / "nope.pt"), "-o", str(out)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    assert conformers_main(["-o", str(out)]) == 2  # nothing to do: a usage error
+    assert "molediff conformers: error: give at least one SMILES" in capsys.readouterr().err
     assert not out.exists()
 
 

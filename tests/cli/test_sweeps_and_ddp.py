@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from molediff.train.testing import run_cli
+from molediff.cli.testing import run_cli
 
 QUICK = ["logger=none", "torch_threads=1", "trainer.max_steps=4", "trainer.enable_progress_bar=false",
          "checkpoint.every_n_steps=0", "sampling.num_samples=20", "sampler.steps=3",
@@ -52,8 +52,8 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
 def test_ddp_guard_in_a_joblib_job(tmp_path, monkeypatch):
     """The guard itself, in-process: a joblib multirun job asking for DDP is refused, a
     single-device one is pinned to a GPU by job number when several are visible."""
+    from molediff.cli.testing import compose_config
     from molediff.train import launch
-    from molediff.train.testing import compose_config
     from molediff.utils.errors import ConfigError
 
     job = {"mode": "multirun", "num": 3, "launcher": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",

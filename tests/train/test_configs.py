@@ -10,13 +10,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from molediff.cli._hydra import CONFIG_DIR
+from molediff.cli.testing import compose_config
 from molediff.core.denoisers import Denoiser
+from molediff.core.samplers import SamplerSpec
 from molediff.core.schedules import Schedule, check_sigmas
 from molediff.domains.base import Domain
-from molediff.train.builders import build_components
-from molediff.train.sampling import Guidance, SamplerSpec
-from molediff.train.testing import compose_config
+from molediff.inference.builders import build_components
+from molediff.inference.guidance import Guidance
+from molediff.utils.config import CONFIG_DIR
 from molediff.utils.instantiate import instantiate
 
 CONF = Path(CONFIG_DIR)

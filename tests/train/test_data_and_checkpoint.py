@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from molediff.train.checkpoint import load_checkpoint, load_file, save_file
+from molediff.inference.checkpoint import FORMAT_VERSION, load_checkpoint, seal
 from molediff.train.data import StepBatchSampler
 from molediff.utils.errors import CheckpointError
 from molediff.utils.io import atomic_write_bytes
+from molediff.utils.torchfile import load_file, save_file
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _take(sampler: StepBatchSampler, n: int) -> list[list[int]]:
@@ -60,7 +63,7 @@ class Evil:
 def test_loading_refuses_pickled_objects(tmp_path):
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "x": Evil()}, path)
-    with pytest.raises(CheckpointError, match="corrupted or not a safe"):
+    with pytest.raises(CheckpointError, match="not a safe molediff checkpoint"):
         load_file(path)
 
 
@@ -70,13 +73,52 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     good = save_file({"state_dict": {"w": torch.ones(3)}, "molediff": {"format": 1, "domain": "digits",
                                                                         "config_yaml": "a: 1"}},
                      tmp_path / "good.ckpt")
-    assert load_checkpoint(good, expect_domain="digits")["state_dict"]["w"].sum() == 3
+    loaded = load_checkpoint(good, expect_domain="digits")
+    assert loaded["state_dict"]["w"].sum() == 3
+    assert loaded["molediff"]["format"] == FORMAT_VERSION  # format 1 is migrated on load
     with pytest.raises(CheckpointError, match="trained on domain 'digits', not 'molecules'"):
         load_checkpoint(good, expect_domain="molecules")
     bad = Path(tmp_path / "trunc.ckpt")
     bad.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="corrupted"):
+    with pytest.raises(CheckpointError, match="damaged, truncated"):
         load_checkpoint(bad)
     plain = save_file({"weights": torch.ones(2)}, tmp_path / "plain.ckpt")
-    with pytest.raises(CheckpointError, match="not a molediff training checkpoint"):
+    with pytest.raises(CheckpointError, match="not a molediff checkpoint"):
         load_checkpoint(plain)
+
+
+def test_weights_hash_refuses_edited_weights(tmp_path):
+    ckpt = seal({"state_dict": {"w": torch.ones(3)},
+                 "molediff": {"domain": "digits", "config_yaml": "a: 1"}})
+    assert ckpt["molediff"]["format"] == FORMAT_VERSION and ckpt["molediff"]["weights_sha256"]
+    good = save_file(ckpt, tmp_path / "good.ckpt")
+    assert load_checkpoint(good)["state_dict"]["w"].sum() == 3
+    ckpt["state_dict"]["w"][0] = 2.0  # edited after sealing: the stored hash no longer fits
+    bad = save_file(ckpt, tmp_path / "bad.ckpt")
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(bad)
+    assert load_checkpoint(save_file(seal(ckpt), tmp_path / "resealed.ckpt"))["state_dict"]["w"].sum() == 4
+    del ckpt["molediff"]["weights_sha256"]
+    with pytest.raises(CheckpointError, match="no weights hash"):
+        load_checkpoint(save_file(ckpt, tmp_path / "nohash.ckpt"))
+
+
+@pytest.mark.parametrize("name", ["digits_format1.pt", "digits_format1_train.ckpt"])
+def test_format1_fixtures_load_with_registry_targets(name):
+    from molediff.inference.checkpoint import checkpoint_config
+
+    ckpt = load_checkpoint(FIXTURES / name, expect_domain="digits")
+    meta = ckpt["molediff"]
+    assert meta["format"] == FORMAT_VERSION and meta["migrated_from"] == 1
+    assert "_name_: model.digits_mlp" in meta["config_yaml"]
+    assert "molediff.train.sampling" not in meta["config_yaml"]
+    cfg = checkpoint_config(ckpt)
+    assert cfg.model._target_ == "molediff.domains.digits.model.DigitsMLP"
+    assert cfg.sampler._target_ == "molediff.core.samplers.SamplerSpec"
+    # and the migrated file samples
+    from molediff.inference import load_model
+
+    model = load_model(FIXTURES / name, steps=2)
+    samples = model.generate(4, seed=0)
+    assert samples["images"].shape[0] == 4 and torch.isfinite(samples["images"]).all()
+    assert model.trained_steps == 4 and model.stats["nfe"] > 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from molediff.train.checkpoint import load_file
+from molediff.cli.testing import quick_train_config
 from molediff.train.run import train
-from molediff.train.testing import quick_train_config
+from molediff.utils.torchfile import load_file
 
 # 22 batches of 64 per epoch: checkpoints at steps 6 and 12 are mid-epoch; the run crosses
 # an epoch boundary after the resume. The LR schedule length is fixed so both runs share it.
@@ -33,8 +33,12 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     # and the interrupted run really had diverged from the final weights
     p = load_file(ckpt)["state_dict"]
     assert not all(torch.equal(p[k], a["state_dict"][k]) for k in a["state_dict"])
-    # the checkpoint carries its config and domain
-    assert a["molediff"]["domain"] == "digits" and "DigitsMLP" in a["molediff"]["config_yaml"]
+    # the checkpoint carries its config (registry names, not module paths) and domain
+    from molediff.inference.checkpoint import FORMAT_VERSION, checkpoint_config
+
+    assert a["molediff"]["domain"] == "digits" and a["molediff"]["format"] == FORMAT_VERSION
+    assert "_name_: model.digits_mlp" in a["molediff"]["config_yaml"]
+    assert checkpoint_config(a).model._target_.endswith("DigitsMLP")
 
 
 def test_sigkilled_run_resumes_exactly(tmp_path):
@@ -46,7 +50,7 @@ def test_sigkilled_run_resumes_exactly(tmp_path):
     import sys
     import time
 
-    from molediff.train.testing import QUICK
+    from molediff.cli.testing import QUICK
 
     train(quick_train_config(tmp_path / "full", "trainer.max_steps=26", *COMMON))
     out = tmp_path / "killed"
@@ -109,7 +113,7 @@ def test_init_from_starts_from_weights_with_fresh_optimizer(tmp_path):
         train(quick_train_config(tmp_path / "both", f"ckpt_path={base}", f"init_from={base}",
                                  *COMMON))
     # weights of another architecture: one clear error
-    from molediff.train.builders import build_components
+    from molediff.inference.builders import build_components
     from molediff.train.module import DiffusionModule
 
     cfg = quick_train_config(tmp_path / "wide", "model.hidden=17")

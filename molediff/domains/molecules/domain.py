@@ -94,8 +94,9 @@ class PinnedGraphSpace(GraphSpace):
     """
 
     def __init__(self, batch: Tensor, num_graphs: int, fixed_mask: Tensor, known: Tensor,
-                 coord_dims: int = 3) -> None:
-        super().__init__(batch, num_graphs, coord_dims=coord_dims, fixed_mask=fixed_mask)
+                 coord_dims: int = 3, sample_seeds: Any = None) -> None:
+        super().__init__(batch, num_graphs, coord_dims=coord_dims, fixed_mask=fixed_mask,
+                         sample_seeds=sample_seeds)
         assert self.fixed_mask is not None
         self.known = known
         self._pin = self.fixed_mask.unsqueeze(-1)
@@ -107,9 +108,7 @@ class PinnedGraphSpace(GraphSpace):
         return self._pinned(super().project(self._pinned(x)))
 
     def randn_like(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        self._check(x)
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        eps = eps * (~self._pin).to(x.dtype)
+        eps = self.raw_randn(x, generator) * (~self._pin).to(x.dtype)
         return GraphSpace.project(self, eps)
 
 

@@ -126,7 +126,7 @@ class PropertyRegressor(nn.Module):
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.properties)))
 
     def save(self, path: str | Path, info: dict[str, Any] | None = None) -> Path:
-        from molediff.train.checkpoint import save_file
+        from molediff.utils.torchfile import save_file
 
         return save_file({"properties": list(self.properties), "state_dict": self.state_dict(),
                           "hidden": self.mlp[0].out_features, "info": dict(info or {})}, path)
@@ -134,7 +134,7 @@ class PropertyRegressor(nn.Module):
     @classmethod
     def load(cls, path: str | Path) -> tuple[PropertyRegressor, dict[str, Any]]:
         """The regressor and the info saved with it (``val_mae``, ...)."""
-        from molediff.train.checkpoint import load_file
+        from molediff.utils.torchfile import load_file
 
         obj = load_file(path)
         state = obj["state_dict"]

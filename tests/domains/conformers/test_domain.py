@@ -11,7 +11,7 @@ from rdkit import Chem
 
 from molediff.domains.chem.featurize import NUM_EDGE_FEATURES, NUM_NODE_FEATURES, smiles_to_data
 from molediff.domains.conformers.domain import ConformerDomain, graph_to_mol
-from molediff.train.testing import compose_config
+from molediff.cli.testing import compose_config
 
 
 def test_constructor_is_cheap_and_net_kwargs():
@@ -51,7 +51,7 @@ def test_batch_template_decode_roundtrip():
 
 def test_short_training_lowers_loss_and_decodes(tmp_path):
     """~40 steps on a few hundred QM9 molecules with the real experiment config."""
-    from molediff.train.builders import build_components
+    from molediff.inference.builders import build_components
     from molediff.train.run import train, val_x0_mse
 
     overrides = [

@@ -239,8 +239,8 @@ def test_bad_requests(domain):
 # ----------------------------------------------------------------------------- configs
 @pytest.mark.parametrize("experiment", ["molecules_qm9_cpu", "molecules_qm9_gpu", "molecules_qm9_cond"])
 def test_experiments_compose_and_build(experiment, tmp_path):
-    from molediff.train.builders import build_components
-    from molediff.train.testing import compose_config
+    from molediff.inference.builders import build_components
+    from molediff.cli.testing import compose_config
 
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
     assert cfg.domain._target_.endswith("MoleculeDomain")
