@@ -1,5 +1,6 @@
-"""Generation API with the bundled checkpoint: stereo preserved, bad inputs reported per
-molecule, determinism, relaxation / pruning, and the resample-mirror-drop logic."""
+"""Generation with the bundled checkpoint through ``load_model`` and the conformer domain's
+generation path: stereo preserved, bad inputs reported per molecule, determinism (per
+molecule noise streams), relaxation / pruning, and the resample-mirror-drop logic."""
 
 from __future__ import annotations
 
@@ -11,18 +12,38 @@ from rdkit import Chem
 from molediff.domains.chem.stereo import check_stereo
 from molediff.domains.conformers.generate import (
     BUNDLED_CHECKPOINT,
-    ConformerGenerator,
+    generate_conformers,
     summarize,
     summary_line,
 )
+from molediff.inference import Model, load_model
 
 STEPS = 10
 
 
 @pytest.fixture(scope="module")
-def gen() -> ConformerGenerator:
+def model() -> Model:
     torch.set_num_threads(1)
-    return ConformerGenerator(steps=STEPS)
+    return load_model(BUNDLED_CHECKPOINT, steps=STEPS)
+
+
+def _conformers(model: Model, inputs: list, k: int, **kwargs):
+    """``k`` conformers of each input: one result per input molecule."""
+    return model.generate(k * len(inputs), condition=list(inputs), **kwargs)
+
+
+def _fixed_draw(pos: torch.Tensor):
+    """A fake sampler returning ``pos`` for every graph of the batch."""
+    calls = []
+
+    def draw(template, cond, space, generator):
+        ptr = cond.ptr.tolist()
+        assert template.shape == (ptr[-1], 3)
+        calls.append(len(ptr) - 1)
+        return torch.cat([pos.clone() for _ in range(len(ptr) - 1)]).to(template)
+
+    draw.calls = calls
+    return draw
 
 
 def test_bundled_checkpoint_is_small_and_safe():
@@ -30,11 +51,20 @@ def test_bundled_checkpoint_is_small_and_safe():
     assert BUNDLED_CHECKPOINT.stat().st_size < 10 * 2**20
     obj = torch.load(BUNDLED_CHECKPOINT, weights_only=True)
     assert obj["molediff"]["domain"] == "conformers"
+    assert obj["molediff"]["format"] == 2 and obj["molediff"]["weights_sha256"]
+    assert "_target_: molediff." not in obj["molediff"]["config_yaml"]  # registry names only
+
+
+def test_loaded_model_defaults(model):
+    assert model.domain.name == "conformers" and model.sampler.steps == STEPS
+    assert model.trained_steps > 0
+    default = load_model(BUNDLED_CHECKPOINT)
+    assert default.sampler.name == model.sampler.name and default.sampler.steps != STEPS
 
 
 @pytest.mark.parametrize("smiles", ["C[C@H](N)C(=O)O", "C[C@@H](O)/C=C/C", "F/C=C\\Cl"])
-def test_stereo_matches_input(gen, smiles):
-    res = gen.generate([smiles], num_confs=4, seed=1)[0]
+def test_stereo_matches_input(model, smiles):
+    res = _conformers(model, [smiles], 4, seed=1)[0]
     assert res.ok, res.error
     ref = Chem.AddHs(Chem.MolFromSmiles(smiles))
     for conf in res.mol.GetConformers():
@@ -47,9 +77,10 @@ def test_stereo_matches_input(gen, smiles):
     assert Chem.MolToSmiles(Chem.RemoveHs(res.mol)) == Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
 
 
-def test_bad_inputs_are_reported_and_the_rest_succeeds(gen):
+def test_bad_inputs_are_reported_and_the_rest_succeeds(model):
     inputs = ["CCO", "C1CC", "[Si](C)(C)C", "C" * 70, ""]
-    res = gen.generate(inputs, num_confs=2, seed=0)
+    res = _conformers(model, inputs, 2, seed=0)
+    assert len(res) == len(inputs)
     assert res[0].ok and res[0].num_conformers == 2
     assert "invalid SMILES" in res[1].error
     assert "unsupported element 'Si'" in res[2].error
@@ -58,25 +89,50 @@ def test_bad_inputs_are_reported_and_the_rest_succeeds(gen):
     summ = summarize(res)
     assert summ["succeeded"] == 1 and summ["failed"] == 4
     assert "1/5 molecules" in summary_line(summ)
+    metrics = model.domain.metrics(res)
+    assert metrics["molecules"] == 5 and metrics["succeeded"] == 1 and metrics["num_samples"] == 2
+    # a lower size limit on the loaded model's domain
+    model.domain.max_heavy_atoms = 2
+    try:
+        res = _conformers(model, ["CCO"], 1, seed=0)[0]
+    finally:
+        model.domain.max_heavy_atoms = load_model(BUNDLED_CHECKPOINT).domain.max_heavy_atoms
+    assert not res.ok and "max_heavy_atoms=2" in res.error
 
 
-def test_deterministic_and_batched_across_molecules(gen):
-    a = gen.generate(["CCO", "CC(=O)N"], num_confs=3, seed=7, batch_size=4)
-    b = gen.generate(["CCO", "CC(=O)N"], num_confs=3, seed=7, batch_size=4)
-    for ra, rb in zip(a, b, strict=True):
-        for ca, cb in zip(ra.mol.GetConformers(), rb.mol.GetConformers(), strict=True):
-            assert (ca.GetPositions() == cb.GetPositions()).all()
+def _positions(results):
+    return [np.stack([c.GetPositions() for c in r.mol.GetConformers()]) for r in results]
 
 
-def test_relax_and_prune(gen):
-    res = gen.generate(["CCCO"], num_confs=4, seed=0, relax=True, prune_rms=50.0)[0]
+def test_deterministic_and_batched_across_molecules(model):
+    a = _conformers(model, ["CCO", "CC(=O)N"], 3, seed=7, batch_size=4)
+    b = _conformers(model, ["CCO", "CC(=O)N"], 3, seed=7, batch_size=4)
+    assert [r.num_conformers for r in a] == [3, 3]
+    for pa, pb in zip(_positions(a), _positions(b), strict=True):
+        assert np.array_equal(pa, pb)
+    # a molecule's conformers depend on the seed, the molecule and the draw index only:
+    # not on the batch size, the other molecules or their order
+    alone = _conformers(model, ["CC(=O)N"], 3, seed=7, batch_size=1)
+    swapped = _conformers(model, ["CC(=O)N", "CCO"], 3, seed=7, batch_size=5)
+    np.testing.assert_allclose(_positions(alone)[0], _positions(a)[1], atol=1e-3)
+    np.testing.assert_allclose(_positions(swapped)[0], _positions(a)[1], atol=1e-3)
+    np.testing.assert_allclose(_positions(swapped)[1], _positions(a)[0], atol=1e-3)
+    # another seed, other conformers; distinct conformers within a molecule
+    other = _conformers(model, ["CCO"], 3, seed=8)
+    assert np.abs(_positions(other)[0] - _positions(a)[0]).max() > 1e-2
+    pa = _positions(a)[0]
+    assert np.abs(pa[0] - pa[1]).max() > 1e-2
+
+
+def test_relax_and_prune(model):
+    res = _conformers(model, ["CCCO"], 4, seed=0, relax=True, prune_rms=50.0)[0]
     assert res.ok and res.num_conformers == 1 and res.stats["pruned"] == 3
     assert isinstance(res.conformer_props[0]["energy"], float)
     mol, props = res.records()[0]
     assert props["source_smiles"] == "CCCO" and "energy" in props
 
 
-def test_mirror_then_drop_logic(gen, monkeypatch):
+def test_mirror_then_drop_logic():
     """A sampler that always returns the wrong enantiomer: every slot is filled at once
     by its mirror image; one that returns garbage: resampled each round, then dropped."""
     from rdkit.Chem import AllChem
@@ -85,8 +141,9 @@ def test_mirror_then_drop_logic(gen, monkeypatch):
     wrong = Chem.AddHs(Chem.MolFromSmiles("C[C@@H](N)C(=O)O"))
     AllChem.EmbedMolecule(wrong, randomSeed=0)
     pos = torch.tensor(wrong.GetConformer().GetPositions(), dtype=torch.float32)
-    monkeypatch.setattr(gen, "sample_coordinates", lambda graphs, g: [pos.clone() for _ in graphs])
-    res = gen.generate([smi], num_confs=3, seed=0, max_rounds=2)[0]
+    draw = _fixed_draw(pos)
+    res = generate_conformers(draw, [smi], 3, seed=0, max_rounds=2)[0]
+    assert draw.calls == [3]  # one batch of the three slots, all filled in round 1
     assert res.ok and res.num_conformers == 3
     assert res.stats["sampled"] == res.stats["mirrored"] == 3 and res.stats["stereo_rejected"] == 0
     assert {p["stereo"] for p in res.conformer_props} == {"mirrored"}
@@ -94,10 +151,18 @@ def test_mirror_then_drop_logic(gen, monkeypatch):
     assert all(check_stereo(ref, res.mol, c.GetId()).ok for c in res.mol.GetConformers())
 
     flat = torch.zeros_like(pos)  # no 3D stereo at all: cannot be fixed by mirroring
-    monkeypatch.setattr(gen, "sample_coordinates", lambda graphs, g: [flat.clone() for _ in graphs])
-    res = gen.generate([smi], num_confs=2, seed=0, max_rounds=2)[0]
+    draw = _fixed_draw(flat)
+    res = generate_conformers(draw, [smi], 2, seed=0, max_rounds=2)[0]
+    assert draw.calls == [2, 2]  # resampled once, then dropped
     assert not res.ok and res.stats["dropped"] == 2 and "stereo" in res.error
     assert res.stats["sampled"] == res.stats["stereo_rejected"] == 4 and res.stats["mirrored"] == 0
+    # an achiral molecule is never checked: whatever the sampler returns is kept
+    ethanol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(ethanol, randomSeed=0)
+    epos = torch.tensor(ethanol.GetConformer().GetPositions(), dtype=torch.float32)
+    res = generate_conformers(_fixed_draw(epos), ["CCO"], 2, seed=0, max_rounds=2)[0]
+    assert res.ok and res.num_conformers == 2 and res.stats["sampled"] == 2
+    assert np.allclose(res.mol.GetConformer(0).GetPositions(), epos.numpy(), atol=1e-5)
 
 
 def test_bundled_model_recalls_dft_geometries():
@@ -110,7 +175,9 @@ def test_bundled_model_recalls_dft_geometries():
 
     torch.set_num_threads(1)
     refs = reference_molecules(12)
-    results = ConformerGenerator().generate(queries_of(refs), num_confs=5, seed=0)
+    results = load_model(BUNDLED_CHECKPOINT).generate(5 * len(refs), condition=queries_of(refs),
+                                                      seed=0)
+    assert len(results) == len(refs) and all(r.num_conformers <= 5 for r in results)
     best = np.array([best_of_k_rmsd(r, x.mol if x.ok else None)
                      for r, x in zip(refs, results, strict=True)])
     assert np.isfinite(best).all()
