@@ -14,7 +14,8 @@ from rdkit import Chem
 
 from molediff.domains.chem.stereo import check_stereo
 from molediff.domains.conformers.baselines import etkdg_conformers
-from molediff.domains.conformers.generate import ConformerGenerator, ConformerResult, mmff_relax
+from molediff.domains.conformers.generate import ConformerResult, mmff_relax
+from molediff.inference import Model
 
 
 def stereo_ok(refs: Sequence[Chem.Mol], gens: Sequence[Chem.Mol | None]) -> float:
@@ -30,12 +31,14 @@ def stereo_ok(refs: Sequence[Chem.Mol], gens: Sequence[Chem.Mol | None]) -> floa
 
 
 def run_ours(
-    gen: ConformerGenerator, queries: Sequence[Chem.Mol], k: int, seed: int = 0,
+    model: Model, queries: Sequence[Chem.Mol], k: int, seed: int = 0,
     batch_size: int = 100,
 ) -> tuple[list[Chem.Mol | None], list[ConformerResult], float]:
-    """Our model, all molecules batched together: (molecules, raw results, seconds)."""
+    """Our model (``molediff.inference.load_model``), ``k`` conformers of every query, all
+    molecules batched together: (molecules, raw results, seconds)."""
     t0 = time.perf_counter()
-    results = gen.generate(list(queries), k, seed=seed, batch_size=batch_size)
+    results = model.generate(k * len(queries), condition=list(queries), seed=seed,
+                             batch_size=batch_size)
     seconds = time.perf_counter() - t0
     return [r.mol if r.ok else None for r in results], results, seconds
 
@@ -44,7 +47,7 @@ def relax_keeping_stereo(
     mols: Sequence[Chem.Mol | None], queries: Sequence[Chem.Mol]
 ) -> tuple[list[Chem.Mol | None], int, float]:
     """MMFF94-relax every conformer; drop those whose stereo the relaxation changed (as
-    ``ConformerGenerator(relax=True)`` does).  Returns (molecules, dropped, seconds)."""
+    ``model.generate(..., relax=True)`` does).  Returns (molecules, dropped, seconds)."""
     relaxed: list[Chem.Mol | None] = []
     dropped = 0
     t0 = time.perf_counter()

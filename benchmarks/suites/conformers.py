@@ -23,7 +23,7 @@ Metrics per method:
   internal clashes; the slow internal-energy check is left out here, the ligand suite
   runs it), plus the per-check rates.
 
-Ours: ``ConformerGenerator()`` (bundled checkpoint, its sampler and steps), all molecules
+Ours: ``load_model(BUNDLED_CHECKPOINT)`` (bundled checkpoint, its sampler and steps), all molecules
 batched together, CPU. "+MMFF" relaxes the same samples (ours) or uses ETKDG's built-in
 MMFF pass.
 """
@@ -44,9 +44,10 @@ from benchmarks.suites._conformer_common import (
     stereo_ok,
 )
 from molediff.domains.conformers.evaluation import num_conformers, queries_of, reference_molecules
-from molediff.domains.conformers.generate import ConformerGenerator, summarize
+from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
+from molediff.inference import load_model
 
 K = 10
 
@@ -80,12 +81,12 @@ def run(quick: bool) -> dict[str, Any]:
     n = 20 if quick else 200
     refs = reference_molecules(n)
     queries = queries_of(refs)
-    gen = ConformerGenerator()
+    model = load_model(BUNDLED_CHECKPOINT)
     rows = []
 
     # ours, raw and relaxed (the same samples; relaxation drops conformers whose stereo
-    # it changed, as ConformerGenerator(relax=True) does)
-    ours, results, t_ours = run_ours(gen, queries, K)
+    # it changed, as generating with relax=True does)
+    ours, results, t_ours = run_ours(model, queries, K)
     rows.append(_row("molediff (ours)", refs, ours, t_ours))
     stereo_counts = summarize(results)
     relaxed, relax_dropped, t_relax = relax_keeping_stereo(ours, queries)
@@ -105,10 +106,10 @@ def run(quick: bool) -> dict[str, Any]:
         for r in rows
     ]
     sc = stereo_counts
-    opts = ", ".join(f"{k}={v:g}" for k, v in gen.sampler.options.items())
+    opts = ", ".join(f"{k}={v:g}" for k, v in model.sampler.options.items())
     note = (
-        f"\nOurs ({gen.sampler.name}, {gen.sampler.steps} steps{', ' + opts if opts else ''}; "
-        f"checkpoint trained {gen.trained_steps} steps in its last run): {sc['sampled']} samples "
+        f"\nOurs ({model.sampler.name}, {model.sampler.steps} steps{', ' + opts if opts else ''}; "
+        f"checkpoint trained {model.trained_steps} steps in its last run): {sc['sampled']} samples "
         f"drawn for {len(refs) * K} slots; {sc['mirrored']} accepted as their mirror image, "
         f"{sc['stereo_rejected']} rejected by the stereo check and resampled, {sc['dropped']} "
         f"slots left empty; MMFF relaxation changed the stereo of {relax_dropped} of them "
@@ -123,8 +124,8 @@ def run(quick: bool) -> dict[str, Any]:
         "stereo_counts": {k: v for k, v in sc.items() if isinstance(v, int | float)
                           and not (isinstance(v, float) and math.isnan(v))},
         "relax_stereo_dropped": relax_dropped,
-        "sampler": gen.sampler.name,
-        "sampler_options": dict(gen.sampler.options),
-        "steps": gen.sampler.steps,
-        "trained_steps": gen.trained_steps,
+        "sampler": model.sampler.name,
+        "sampler_options": dict(model.sampler.options),
+        "steps": model.sampler.steps,
+        "trained_steps": model.trained_steps,
     }

@@ -42,7 +42,7 @@ from benchmarks.suites._conformer_common import (
 )
 from molediff.domains.chem.ccd import convert_components, load_ccd_split
 from molediff.domains.conformers.evaluation import num_conformers, queries_of
-from molediff.domains.conformers.generate import ConformerGenerator, summarize
+from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize
 from molediff.domains.conformers.metrics import (
     DRUGS_THRESHOLD,
     DRUGS_THRESHOLD_LOOSE,
@@ -50,6 +50,7 @@ from molediff.domains.conformers.metrics import (
     ensemble_metrics,
 )
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
+from molediff.inference import load_model
 
 K = 10
 THRESHOLDS = (DRUGS_THRESHOLD, DRUGS_THRESHOLD_LOOSE)
@@ -116,10 +117,10 @@ def run(quick: bool) -> dict[str, Any]:
     n = 10 if quick else 40
     ids, refs = test_ligands(n)
     queries = queries_of(refs)
-    gen = ConformerGenerator()
+    model = load_model(BUNDLED_CHECKPOINT)
     rows = []
 
-    ours, results, t_ours = run_ours(gen, queries, K, seed=0, batch_size=100)
+    ours, results, t_ours = run_ours(model, queries, K, seed=0, batch_size=100)
     rows.append(_row("molediff (ours)", ids, refs, ours, t_ours))
     counts = summarize(results)
     relaxed, relax_dropped, t_relax = relax_keeping_stereo(ours, queries)
@@ -164,8 +165,8 @@ def run(quick: bool) -> dict[str, Any]:
     note = verdict + (
         f"\n{len(refs)} ligands of the CCD scaffold-split test part ({heavy.min()}-{heavy.max()} "
         f"heavy atoms, median {int(np.median(heavy))}); reference: the CCD ideal geometry "
-        f"(one conformer per ligand). Ours (bundled checkpoint, {gen.trained_steps} steps in "
-        f"its last training run, on QM9 only; {gen.sampler.name}, {gen.sampler.steps} steps): "
+        f"(one conformer per ligand). Ours (bundled checkpoint, {model.trained_steps} steps in "
+        f"its last training run, on QM9 only; {model.sampler.name}, {model.sampler.steps} steps): "
         f"{sc['sampled']} samples drawn for {len(refs) * K} slots; {sc['stereo_rejected']} "
         f"rejected by the stereo check and resampled, {sc['mirrored']} mirrored, "
         f"{sc['dropped']} slots dropped ({sc['failed']} ligands without any conformer); MMFF "
@@ -183,9 +184,9 @@ def run(quick: bool) -> dict[str, Any]:
         "num_molecules": len(refs),
         "stereo_counts": {k: v for k, v in sc.items() if isinstance(v, int)},
         "relax_stereo_dropped": relax_dropped,
-        "sampler": gen.sampler.name,
-        "steps": gen.sampler.steps,
-        "sampler_options": gen.sampler.options,
-        "trained_steps": gen.trained_steps,
-        "checkpoint": str(gen.checkpoint.name),
+        "sampler": model.sampler.name,
+        "steps": model.sampler.steps,
+        "sampler_options": model.sampler.options,
+        "trained_steps": model.trained_steps,
+        "checkpoint": str(model.path.name) if model.path is not None else None,
     }

@@ -364,9 +364,12 @@ def parse_sampler_option(text: str) -> tuple[str, int | float]:
     if not sep or not key:
         raise ValueError(f"sampler option {text!r} is not key=value")
     try:
-        return key, int(value) if value.lstrip("+-").isdigit() else float(value)
+        number = int(value) if value.lstrip("+-").isdigit() else float(value)
     except ValueError:
         raise ValueError(f"sampler option {text!r}: {value!r} is not a number") from None
+    if number != number:  # NaN poisons every step silently; inf is a legitimate bound (s_tmax)
+        raise ValueError(f"sampler option {text!r}: {key} must be a number, not NaN")
+    return key, number
 
 
 def nfe_per_grid(name: str, steps: int) -> int:
@@ -425,6 +428,9 @@ class SamplerSpec:
             raise ValueError(f"sampler steps must be >= 1, got {steps}")
         self.name, self.steps = name, int(steps)
         self.options = dict(options or {})
+        nan = sorted(k for k, v in self.options.items() if isinstance(v, float) and v != v)
+        if nan:
+            raise ValueError(f"sampler option {', '.join(nan)} is NaN")
         known = sampler_option_names(name)
         unknown = sorted(set(self.options) - set(known))
         if unknown:

@@ -61,6 +61,10 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the network (1: fastest for this small model, "
                         "and far faster than 2 on a busy machine)")
+    p.add_argument("--enumerate-stereo", action="store_true",
+                   help="molecules with unspecified stereocentres or double bonds: generate "
+                        "every stereoisomer (up to 32, each its own SDF record named "
+                        "'<name> isomer k') instead of letting the model choose")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary line")
 
 
@@ -113,6 +117,8 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     for k, r in enumerate(results, 1):
         if not r.ok:
             print(f"molecule {k} ({r.smiles}): {r.error}", file=sys.stderr)
+        elif r.notes and not args.quiet:
+            print(f"molecule {k} ({r.smiles}): note: {'; '.join(r.notes)}", file=sys.stderr)
     ok = [r for r in results if r.ok]
     summary = summarize(results, seconds)
     if not ok:
@@ -139,16 +145,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    inputs: list[Any] = list(args.smiles)
-    if args.input:
-        from molediff.domains.chem.inputs import read_molecule_file
+def expand_stereo(items: Sequence[Any]) -> list[Any]:
+    """Every stereoisomer of inputs with unspecified stereo (``--enumerate-stereo``), each
+    a :class:`MoleculeInput` named ``'<name> isomer k'``; other inputs unchanged."""
+    from rdkit import Chem
 
-        inputs += [m.mol if m.mol is not None else m.smiles
-                   for m in read_molecule_file(args.input, args.smiles_column)]
+    from molediff.domains.chem.inputs import MoleculeInput, enumerate_stereo, unspecified_stereo
+
+    out: list[Any] = []
+    for item in items:
+        mol = item.mol if item.mol is not None else Chem.MolFromSmiles(item.smiles or "")
+        if mol is None or not unspecified_stereo(mol):
+            out.append(item)
+            continue
+        base = item.name or item.smiles
+        for k, iso in enumerate(enumerate_stereo(mol), 1):
+            smi = Chem.MolToSmiles(Chem.RemoveHs(iso))
+            out.append(MoleculeInput(smiles=smi, name=f"{base} isomer {k}", mol=None,
+                                     source=item.source))
+    return out
+
+
+def _main(argv: list[str]) -> int:
+    from molediff.domains.chem.inputs import molecules_from_arguments, read_molecule_file
+
+    args = build_parser().parse_args(argv)
+    inputs: list[Any] = molecules_from_arguments(args.smiles)
+    if args.input:
+        inputs += read_molecule_file(args.input, args.smiles_column)
     if not inputs:
         raise UsageError("give at least one SMILES or --input FILE")
+    if args.enumerate_stereo:
+        inputs = expand_stereo(inputs)
     return run_generation(inputs, args)
 
 

@@ -44,12 +44,13 @@ from molediff.domains.chem.featurize import (
     mol_to_data,
     smiles_to_mol,
 )
+from molediff.domains.chem.inputs import MoleculeInput, largest_fragment, unspecified_stereo
 from molediff.domains.chem.stereo import check_stereo
 
 #: the checkpoint shipped with the package
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "conformers_qm9.pt"
 
-MolInput = str | Chem.Mol
+MolInput = str | Chem.Mol | MoleculeInput
 
 
 @dataclass
@@ -58,6 +59,10 @@ class ConformerResult:
 
     Attributes:
         smiles: the input SMILES (or the SMILES of an input molecule).
+        name: the input's name (``.smi`` name column, CSV name, SDF title), the SDF record
+            name of its conformers; ``None``: the SMILES is used.
+        notes: what was done to the input on the way (a salt's counter-ions dropped,
+            unspecified stereo left to the model), reported per molecule.
         mol: molecule with explicit H and one conformer per returned sample (Å); ``None``
             when the input failed.
         error: one-line reason the input failed (``None`` on success).
@@ -74,6 +79,8 @@ class ConformerResult:
     error: str | None = None
     conformer_props: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    name: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -90,26 +97,47 @@ class ConformerResult:
         out = []
         for conf, props in zip(self.mol.GetConformers(), self.conformer_props, strict=True):
             m = Chem.Mol(self.mol, confId=conf.GetId())
-            m.SetProp("_Name", f"{self.smiles} conformer {props['index']}")
-            p: dict[str, Any] = {"source_smiles": self.smiles}
+            m.SetProp("_Name", self.name or self.smiles)  # RDKit's convention: the molecule's name
+            p: dict[str, Any] = {"source_smiles": self.smiles, "conformer": props["index"]}
+            if self.notes:
+                p["notes"] = "; ".join(self.notes)
             p |= {k: v for k, v in props.items() if v is not None}
             p |= {f"mol_{k}": v for k, v in self.stats.items()}
             out.append((m, p))
         return out
 
 
-def prepare_input(item: MolInput, max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS) -> Chem.Mol:
-    """SMILES or RDKit molecule -> sanitised molecule with explicit H and no conformers.
+def prepare_input(item: MolInput, max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
+                  notes: list[str] | None = None) -> Chem.Mol:
+    """SMILES, RDKit molecule or :class:`~molediff.domains.chem.inputs.MoleculeInput` ->
+    sanitised molecule with explicit H and no conformers.
+
+    Salts and mixtures keep their largest organic fragment (the model places one connected
+    molecule; counter-ions carry no conformational information); what was dropped is
+    appended to ``notes``.
 
     Raises:
         ValueError: invalid SMILES, unsupported element, too many heavy atoms (one
             clear message naming the cause).
     """
+    if isinstance(item, MoleculeInput):
+        if item.mol is None and item.error:
+            raise ValueError(f"{item.source}: {item.error}")
+        item = item.mol if item.mol is not None else item.smiles
     if isinstance(item, str):
-        return smiles_to_mol(item.strip(), max_heavy_atoms)
+        text = item.strip()
+        parsed = Chem.MolFromSmiles(text) if text else None
+        if parsed is None:
+            raise ValueError(f"invalid SMILES: {text!r}")
+        parsed, note = largest_fragment(parsed)
+        if note and notes is not None:
+            notes.append(note)
+        return smiles_to_mol(Chem.MolToSmiles(parsed) if note else text, max_heavy_atoms)
     if item is None:
         raise ValueError("unreadable molecule")
-    mol = Chem.Mol(item)
+    mol, note = largest_fragment(Chem.Mol(item))
+    if note and notes is not None:
+        notes.append(note)
     check_elements(mol)
     if mol.GetNumHeavyAtoms() > max_heavy_atoms:
         raise ValueError(
@@ -250,16 +278,21 @@ def generate_conformers(
     checks: list[bool] = []
     keys: list[str] = []
     for item, k in zip(inputs, counts, strict=True):
-        label = item if isinstance(item, str) else _smiles_of(item)
+        label, name = _label_of(item)
+        notes: list[str] = []
         try:
-            mol = prepare_input(item, max_heavy_atoms)
+            mol = prepare_input(item, max_heavy_atoms, notes)
             data = mol_to_data(mol, with_pos=False)
             if mol.GetNumAtoms() < 2:
                 raise ValueError("a single atom has no conformation")
-            res = ConformerResult(smiles=label)
+            unspecified = unspecified_stereo(mol)
+            if unspecified:
+                notes.append(f"{unspecified} unspecified stereo element(s): the model chooses "
+                             "(--enumerate-stereo to cover every isomer)")
+            res = ConformerResult(smiles=label, name=name, notes=notes)
             checks.append(num_stereo_elements(mol) > 0)
         except ValueError as exc:
-            results.append(ConformerResult(smiles=label, error=str(exc)))
+            results.append(ConformerResult(smiles=label, name=name, error=str(exc), notes=notes))
             mols.append(None)
             graphs.append(None)
             checks.append(False)
@@ -351,6 +384,24 @@ def _subset(mol: Chem.Mol, props: list[dict[str, Any]], ids: list[int]) -> tuple
         out.AddConformer(Chem.Conformer(mol.GetConformer(cid)), assignId=True)
         new_props.append(props[cid])
     return out, new_props
+
+
+def _label_of(item: Any) -> tuple[str, str | None]:
+    """(SMILES shown in messages, name) of an input."""
+    if isinstance(item, MoleculeInput):
+        name = item.name
+        if item.mol is not None:
+            return _smiles_of(item.mol), name or _title(item.mol)
+        return item.smiles or item.source, name
+    if isinstance(item, str):
+        return item, None
+    return _smiles_of(item), _title(item)
+
+
+def _title(mol: Chem.Mol | None) -> str | None:
+    if mol is not None and mol.HasProp("_Name") and mol.GetProp("_Name").strip():
+        return mol.GetProp("_Name").strip()
+    return None
 
 
 def _smiles_of(mol: Chem.Mol | None) -> str:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from rdkit import Chem
 
+from molediff.cli.testing import compose_config
 from molediff.domains.chem.featurize import NUM_EDGE_FEATURES, NUM_NODE_FEATURES, smiles_to_data
 from molediff.domains.conformers.domain import ConformerDomain, graph_to_mol
-from molediff.cli.testing import compose_config
 
 
 def test_constructor_is_cheap_and_net_kwargs():
@@ -43,8 +43,12 @@ def test_batch_template_decode_roundtrip():
     for item, mol in zip(items, mols, strict=True):
         assert mol.GetNumAtoms() == item.num_nodes
         assert mol.GetNumBonds() * 2 == item.edge_index.shape[1]
-    m = d.metrics(mols)
+    # the domain's samples are one ConformerResult per molecule
+    from molediff.domains.conformers.generate import ConformerResult
+
+    m = d.metrics([ConformerResult(smiles=mol.GetProp("source_smiles"), mol=mol) for mol in mols])
     assert m["connectivity_match"] == 1.0  # DFT geometries give back their own bonds
+    assert m["num_samples"] == m["molecules"] == m["succeeded"] == 4
     x, cond2, space2 = d.template(3, condition="C[C@H](N)C(=O)O")
     assert x.shape == (3 * 13, 3) and space2.num_samples == 3
 
@@ -52,7 +56,8 @@ def test_batch_template_decode_roundtrip():
 def test_short_training_lowers_loss_and_decodes(tmp_path):
     """~40 steps on a few hundred QM9 molecules with the real experiment config."""
     from molediff.inference.builders import build_components
-    from molediff.train.run import train, val_x0_mse
+    from molediff.inference.validation import val_x0_mse
+    from molediff.train.run import train
 
     overrides = [
         "experiment=conformers_qm9_cpu", "logger=none", "torch_threads=1",
@@ -72,27 +77,34 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     assert math.isfinite(result["train_loss"])
     assert result["val_x0_mse"] < 0.9 * before
     # samples decoded to RDKit molecules keep the input graph
-    from molediff.domains.conformers.generate import ConformerGenerator, export_checkpoint
+    from molediff.inference import load_model
+    from molediff.inference.checkpoint import export_checkpoint
+    from molediff.utils.errors import UsageError
 
     ckpt = export_checkpoint(tmp_path / "checkpoints" / "last.ckpt", tmp_path / "slim.pt")
-    gen = ConformerGenerator(ckpt, steps=4)
-    x, cond, space = gen.domain.template(2, condition=["CCO", "C1CC1N"])
-    samples = gen.domain.decode(torch.randn_like(x), cond, space)
+    model = load_model(ckpt, steps=4)
+    assert model.trained_steps == 40 and model.sampler.steps == 4
+    x, cond, space = model.domain.template(2, condition=["CCO", "C1CC1N"])
+    samples = model.domain.decode(torch.randn_like(x), cond, space)
     assert [Chem.MolToSmiles(Chem.RemoveHs(m)) for m in samples] == ["CCO", "NC1CC1"]
-    res = gen.generate(["CCO"], num_confs=2, seed=0, max_rounds=1)
-    assert res[0].ok and res[0].num_conformers == 2
+    res = model.generate(2, condition=["CCO"], seed=0, max_rounds=1)
+    assert len(res) == 1 and res[0].ok and res[0].num_conformers == 2
     assert Chem.MolToSmiles(Chem.RemoveHs(res[0].mol)) == "CCO"
-    # the exported sampling default is what the generator then uses
+    m = model.domain.metrics(res)
+    assert m["num_samples"] == 2 and m["molecules"] == 1 and 0 <= m["connectivity_match"] <= 1
+    assert model.stats["nfe"] > 0 and model.stats["sampling_seconds"] > 0
+    # the exported sampling default is what the loaded model then uses
     restart = {"name": "restart", "steps": 5, "options": {"restarts": 1}}
-    gen = ConformerGenerator(export_checkpoint(ckpt, tmp_path / "restart.pt", sampler=restart))
-    assert (gen.sampler.name, gen.sampler.steps, gen.sampler.options) == ("restart", 5, {"restarts": 1})
+    model = load_model(export_checkpoint(ckpt, tmp_path / "restart.pt", sampler=restart))
+    assert (model.sampler.name, model.sampler.steps, model.sampler.options) == (
+        "restart", 5, {"restarts": 1})
     # options go over the checkpoint's; naming a sampler starts from the core defaults
-    gen = ConformerGenerator(tmp_path / "restart.pt", sampler_options={"restart_sigma_max": 2.0})
-    assert gen.sampler.options == {"restarts": 1, "restart_sigma_max": 2.0}
-    gen = ConformerGenerator(tmp_path / "restart.pt", sampler="restart")
-    assert gen.sampler.options == {}
-    with pytest.raises(ValueError, match="has no option s_churn"):
-        ConformerGenerator(tmp_path / "restart.pt", sampler_options={"s_churn": 1.0})
+    model = load_model(tmp_path / "restart.pt", sampler_options={"restart_sigma_max": 2.0})
+    assert model.sampler.options == {"restarts": 1, "restart_sigma_max": 2.0}
+    model = load_model(tmp_path / "restart.pt", sampler="restart")
+    assert model.sampler.options == {}
+    with pytest.raises(UsageError, match="has no option s_churn"):
+        load_model(tmp_path / "restart.pt", sampler_options={"s_churn": 1.0})
     with pytest.raises(ValueError, match="unknown sampler"):
         export_checkpoint(ckpt, tmp_path / "bad.pt", sampler={"name": "nope"})
     assert not (tmp_path / "bad.pt").exists()

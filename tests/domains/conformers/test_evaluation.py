@@ -52,7 +52,7 @@ def test_evaluate_cli_reports_reference_recall(tmp_path, monkeypatch):
 
     out = tmp_path / "ev"
     args = ["evaluate", f"ckpt_path={BUNDLED_CHECKPOINT}", f"hydra.run.dir={out}",
-            "num_samples=0", "reference_molecules=6", "batch_size=64", "torch_threads=1"]
+            "num_samples=0", "num_references=6", "batch_size=64", "torch_threads=1"]
     monkeypatch.setattr(sys, "argv", ["molediff", *args])
     try:
         code = main(args)

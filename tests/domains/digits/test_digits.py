@@ -73,8 +73,8 @@ def test_nets_follow_the_network_contract(domain, net_cls):
 def test_training_learns_conditional_digits(tmp_path):
     """300 steps (~5 s on one core): conditional samples are classified as their label by
     a logistic regression trained on real digits far above chance (0.1)."""
-    from molediff.train.run import train
     from molediff.cli.testing import quick_train_config
+    from molediff.train.run import train
 
     result = train(quick_train_config(
         tmp_path, "trainer.max_steps=300", "data.batch_size=128", "optim.lr=2e-3", "ema.decay=0.99",

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from molediff.core.denoisers import EDMDenoiser
+from molediff.core.samplers import SamplerSpec
 from molediff.core.schedules import KarrasSchedule, LogNormal
 from molediff.core.space import GraphSpace
 from molediff.domains.molecules.domain import ATOMIC_NUMBERS, MoleculeDomain
+from molediff.inference import ClassifierFreeGuidance, Model, NoGuidance
 from molediff.nn.egnn import EGNN
-from molediff.train.sampling import ClassifierFreeGuidance, SamplerSpec, generate
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None,
                                 reason="QM9 needs the PyPI package qm9pack")
@@ -86,9 +87,9 @@ def test_short_training_lowers_loss_and_decodes(domain):
     assert after < 0.8 * before, (before, after)
 
     den.eval()
-    samples, stats = generate(den, domain, KarrasSchedule(0.002, 10.0), SamplerSpec("euler", 8),
-                              num_samples=6, seed=0)
-    assert len(samples) == 6 and stats["nfe"] == 8
+    model = Model(domain, den, KarrasSchedule(0.002, 10.0), SamplerSpec("euler", 8), NoGuidance())
+    samples = model.generate(6, seed=0)
+    assert len(samples) == 6 and model.stats["nfe"] == 8
     for s in samples:
         assert set(s.atomic_numbers.tolist()) <= set(ATOMIC_NUMBERS)
         assert s.positions.shape == (len(s.atomic_numbers), 3)
@@ -202,9 +203,9 @@ def test_property_targets_and_guided_sampling(cond_domain):
     _, cond0, _ = cond_domain.template(3, condition=4)
     assert torch.all(cond0.y == 0)
     den = _denoiser(cond_domain).eval()
-    samples, _ = generate(den, cond_domain, KarrasSchedule(0.002, 10.0), SamplerSpec("euler", 4),
-                          ClassifierFreeGuidance(2.0), num_samples=3,
-                          condition={"properties": target})
+    model = Model(cond_domain, den, KarrasSchedule(0.002, 10.0), SamplerSpec("euler", 4),
+                  ClassifierFreeGuidance(2.0))
+    samples = model.generate(3, condition={"properties": target})
     assert samples[0].target == pytest.approx(target)
 
 
@@ -239,8 +240,8 @@ def test_bad_requests(domain):
 # ----------------------------------------------------------------------------- configs
 @pytest.mark.parametrize("experiment", ["molecules_qm9_cpu", "molecules_qm9_gpu", "molecules_qm9_cond"])
 def test_experiments_compose_and_build(experiment, tmp_path):
-    from molediff.inference.builders import build_components
     from molediff.cli.testing import compose_config
+    from molediff.inference.builders import build_components
 
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
     assert cfg.domain._target_.endswith("MoleculeDomain")

@@ -12,7 +12,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from molediff.core.denoisers import EDMDenoiser
-from molediff.core.samplers import sample
+from molediff.core.samplers import SamplerSpec, sample
 from molediff.core.schedules import KarrasSchedule
 from molediff.core.space import GraphSpace
 from molediff.domains.molecules.domain import MoleculeDomain
@@ -20,8 +20,8 @@ from molediff.domains.molecules.fragment import (
     inpaint_denoiser,
     load_fragment,
 )
+from molediff.inference import Model, NoGuidance
 from molediff.nn.egnn import EGNN
-from molediff.train.sampling import SamplerSpec, generate
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None,
                                 reason="QM9 needs the PyPI package qm9pack")
@@ -47,6 +47,11 @@ def denoiser(domain) -> EDMDenoiser:
     return EDMDenoiser(net, sigma_data=domain.sigma_data).eval()
 
 
+def _model(domain, denoiser, sampler: str, steps: int) -> Model:
+    return Model(domain, denoiser, KarrasSchedule(0.002, 10.0), SamplerSpec(sampler, steps),
+                 NoGuidance())
+
+
 def _check_kept(samples, frag):
     for s in samples:
         k = frag.num_atoms
@@ -61,8 +66,8 @@ def _check_kept(samples, frag):
 def test_fragment_kept_through_generate(domain, denoiser, sampler):
     frag = load_fragment(PHENOL)
     assert frag.num_atoms == 7 and sorted(set(frag.atomic_numbers.tolist())) == [6, 8]
-    samples, _ = generate(denoiser, domain, KarrasSchedule(0.002, 10.0), SamplerSpec(sampler, 6),
-                          num_samples=4, seed=1, condition={"fragment": PHENOL, "num_atoms": 13})
+    samples = _model(domain, denoiser, sampler, 6).generate(
+        4, seed=1, condition={"fragment": PHENOL, "num_atoms": 13})
     _check_kept(samples, frag)
     moved = np.abs(samples[0].positions[7:]).max()
     assert moved > 0  # the rest was generated
@@ -88,8 +93,8 @@ def test_sdf_fragment_with_hydrogens(domain, denoiser, tmp_path):
     Chem.MolToMolFile(mol, str(path))
     frag = load_fragment(str(path))
     assert frag.num_atoms == 7 and (frag.atomic_numbers == 1).sum() == 4
-    samples, _ = generate(denoiser, domain, KarrasSchedule(0.002, 10.0), SamplerSpec("euler", 5),
-                          num_samples=2, seed=0, condition={"fragment": str(path)})
+    samples = _model(domain, denoiser, "euler", 5).generate(
+        2, seed=0, condition={"fragment": str(path)})
     _check_kept(samples, frag)  # positions in the file's own frame
     assert all(len(s.atomic_numbers) > 7 for s in samples)
 
