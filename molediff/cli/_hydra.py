@@ -28,7 +28,6 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     usage); in a sweep it propagates (the job fails, the sweep reports it). Ctrl-C removes
     such a directory too and exits 130."""
     from molediff.train.launch import hydra_job
-
     from molediff.utils.entry import debug_enabled, one_line
 
     try:
