@@ -57,30 +57,33 @@ def steps_for(sampler: str, nfe: int) -> int:
 
 
 def _load(path: Path):
-    from molediff.train.builders import build_components
-    from molediff.train.checkpoint import checkpoint_config, ema_state_dict, load_checkpoint
+    """The checkpoint's model (EMA weights, verified), ready to sample."""
+    from molediff.inference import load_model
 
-    ckpt = load_checkpoint(path, expect_domain="molecules")
-    cfg = checkpoint_config(ckpt)
-    comps = build_components(cfg)
-    comps.denoiser.load_state_dict(ema_state_dict(ckpt, True))
-    comps.denoiser.eval()
-    return ckpt, cfg, comps
+    return load_model(path, expect_domain="molecules")
+
+
+def _with(model, spec, guidance):
+    """``model`` with another sampler and guidance (same domain, network and schedule)."""
+    from molediff.inference import Model
+
+    return Model(model.domain, model.denoiser, model.schedule, spec, guidance,
+                 config=model.config, meta=model.meta, path=model.path, device=model.device)
 
 
 def _is_conditional(path: Path) -> bool:
     """Whether the checkpoint at ``path`` was trained with property conditions."""
     if not path.is_file():
         return False
-    from molediff.train.checkpoint import checkpoint_config, load_checkpoint
+    from molediff.inference.checkpoint import checkpoint_config, load_checkpoint
 
     props = checkpoint_config(load_checkpoint(path)).domain.get("properties")
     return bool(props)
 
 
-def _budget(ckpt: dict[str, Any]) -> str:
-    meta = ckpt.get("molediff", {})
-    t = meta.get("training", {})
+def _budget(meta: dict[str, Any]) -> str:
+    """The training budget recorded in a checkpoint's ``molediff`` entry."""
+    t = meta.get("training") or {}
     parts = [f"{t.get('steps_total', meta.get('global_step', '?'))} steps"]
     if t.get("train_seconds") is not None:
         parts.append(f"{float(t['train_seconds']) / 60:.0f} min wall")
@@ -97,20 +100,22 @@ def _fmt(v: float) -> str:
 
 
 def generation_table(path: Path, n: int, nfes=NFES, samplers=SAMPLERS) -> dict[str, Any]:
-    from molediff.train.sampling import SamplerSpec, generate
+    from molediff.core.samplers import SamplerSpec
+    from molediff.inference import NoGuidance
 
-    ckpt, cfg, comps = _load(path)
-    domain = comps.domain
+    model = _load(path)
+    domain = model.domain
     domain.setup()
     train = domain.train_smiles()  # canonicalised once, cached on disk
     rows, records = [], []
     for label, sampler, options in samplers:
         for nfe in nfes:
             spec = SamplerSpec(sampler, steps_for(sampler, nfe), options)
+            run = _with(model, spec, NoGuidance())
             t0 = time.perf_counter()
-            samples, stats = generate(comps.denoiser, domain, comps.schedule, spec, None,
-                                      num_samples=n, batch_size=250, seed=0)
+            samples = run.generate(n, batch_size=250, seed=0)
             secs = time.perf_counter() - t0
+            stats = run.stats
             from molediff.domains.molecules.metrics import evaluate_molecules
 
             m = evaluate_molecules([s.pair() for s in samples], train, train_smiles_canonical=True)
@@ -124,7 +129,7 @@ def generation_table(path: Path, n: int, nfes=NFES, samplers=SAMPLERS) -> dict[s
     head = ("| sampler | steps | NFE | atom stab. | mol stab. | atom stab. (corr.) | "
             "mol stab. (corr.) | valid | unique | novel | mol/s |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|")
-    budget = _budget(ckpt)
+    budget = _budget(model.meta)
     table = (
         f"Checkpoint `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
         f"(training budget: {budget}); N = {n} molecules per row, percentages; mol/s on "
@@ -164,19 +169,19 @@ def guidance_table(path: Path | None, n: int, scales=(0.0, 1.0, 2.0)) -> dict[st
     if path is None or not path.is_file():
         return {"table": "Property guidance: not measured (no conditional checkpoint; "
                          "set MOLEDIFF_MOLECULES_COND_CKPT to a molecules_qm9_cond checkpoint)."}
+    from molediff.core.samplers import SamplerSpec
     from molediff.domains.molecules.property_model import get_regressor
-    from molediff.train.sampling import ClassifierFreeGuidance, SamplerSpec, generate
+    from molediff.inference import ClassifierFreeGuidance
 
-    ckpt, cfg, comps = _load(path)
-    domain = comps.domain
+    model = _load(path)
+    domain = model.domain
     props = list(domain.properties)
     reg, info = get_regressor(props)
     rows, records = [], []
     spec = SamplerSpec("heun", 25)
     for scale in scales:
-        samples, _ = generate(comps.denoiser, domain, comps.schedule, spec,
-                              ClassifierFreeGuidance(scale), num_samples=n, batch_size=250,
-                              seed=0, condition={"properties": "sample"})
+        samples = _with(model, spec, ClassifierFreeGuidance(scale)).generate(
+            n, batch_size=250, seed=0, condition={"properties": "sample"})
         from molediff.domains.molecules.metrics import edm_valid_smiles
 
         pred = reg.predict([s.pair() for s in samples])
@@ -218,7 +223,7 @@ def guidance_table(path: Path | None, n: int, scales=(0.0, 1.0, 2.0)) -> dict[st
         f"MAE {p}, all | MAE {p}, EDM-valid only | MAE {p}, EDM-valid, MMFF-relaxed" for p in props) \
         + " |\n" + "|---|" + "---|---|---|" * len(props)
     own = ", ".join(f"{p}: {info['val_mae'][p]:.3g}" for p in props)
-    table = (f"Property guidance, `{path}` ({_budget(ckpt)}), N = {n}, heun 25 steps; scale 0 = "
+    table = (f"Property guidance, `{path}` ({_budget(model.meta)}), N = {n}, heun 25 steps; scale 0 = "
              f"unconditional. Regressor's own held-out MAE: {own}.\n\n" + head + "\n" + "\n".join(rows))
     return {"table": table, "rows": records, "regressor": info}
 

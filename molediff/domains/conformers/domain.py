@@ -40,7 +40,7 @@ from molediff.domains.chem.featurize import (
 )
 from molediff.domains.conformers.generate import ConformerResult, generate_conformers, summarize
 from molediff.domains.graph_domain import GraphDomain
-from molediff.utils.errors import UsageError
+from molediff.utils.errors import InputError, UsageError
 
 #: coordinate standard deviation of centred QM9 DFT geometries, Å (all atoms, per axis)
 QM9_SIGMA_DATA = 1.40
@@ -265,12 +265,18 @@ class ConformerDomain(GraphDomain):
         counts = [num_samples // m + (1 if i < num_samples % m else 0) for i in range(m)]
         keep = [i for i, c in enumerate(counts) if c > 0]
         try:
-            return generate_conformers(
+            results = generate_conformers(
                 draw, [inputs[i] for i in keep], [counts[i] for i in keep], seed=seed,
                 batch_size=batch_size, max_rounds=max_rounds, relax=relax, prune_rms=prune_rms,
                 max_heavy_atoms=self.max_heavy_atoms, device=device, progress=progress)
         except ValueError as exc:  # an invalid option, not a bad molecule (those are per result)
             raise UsageError(str(exc)) from None
+        if not any(r.ok for r in results):
+            shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}"
+                              for k, r in enumerate(results[:5], 1))
+            more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
+            raise InputError(f"no molecule could be generated: {shown}{more}")
+        return results
 
     # ---------------------------------------------------- metrics and export
     def metrics(self, samples: list[ConformerResult]) -> dict[str, float]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rdkit import Chem
+from rdkit import Chem, rdBase
 from rdkit.Chem import AllChem, rdMolAlign
 from torch_geometric.data import Batch, Data
 
@@ -277,6 +277,7 @@ def generate_conformers(
     graphs: list[Data | None] = []
     checks: list[bool] = []
     keys: list[str] = []
+    quiet = rdBase.BlockLogs()  # each failure becomes one message of ours, not RDKit's lines
     for item, k in zip(inputs, counts, strict=True):
         label, name = _label_of(item)
         notes: list[str] = []
@@ -304,6 +305,7 @@ def generate_conformers(
         mols.append(mol)
         graphs.append(data)
         keys.append(_graph_key(mol))
+    del quiet
 
     accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
     for rnd in range(1, max_rounds + 1):
