@@ -72,3 +72,19 @@ def test_sample_output_that_is_a_file_fails_before_loading(cli, tmp_path, monkey
     blocker.write_text("keep me")
     code, err = cli("sample", f"ckpt_path={BUNDLED_CHECKPOINT}", f"hydra.run.dir={blocker}")
     assert code != 0 and blocker.read_text() == "keep me"
+
+
+MOLECULES = BUNDLED_CHECKPOINT.with_name("molecules_qm9.pt")
+
+
+@pytest.mark.parametrize("condition, words", [
+    ('{fragment:"xyz",num_atoms:16}', "cannot parse fragment SMILES 'xyz'"),
+    ('{fragment:"c1ccccc1CCCCCCCCCC",num_atoms:12}', "only 12 atoms were requested"),
+    ("{bogus:1}", "unknown condition keys"),
+])
+def test_molecule_requests_checked_before_sampling(cli, tmp_path, condition, words):
+    out = tmp_path / "m"
+    code, err = cli("sample", f"ckpt_path={MOLECULES}", f"condition={condition}",
+                    "num_samples=2", f"hydra.run.dir={out}")
+    assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert not out.exists()

@@ -49,7 +49,9 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
 from molediff.core.space import GraphSpace
+from molediff.domains.base import Draw
 from molediff.domains.graph_domain import GraphDomain
+from molediff.utils.errors import UsageError
 
 #: element symbols and atomic numbers of the type one-hot (QM9's elements)
 ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "F")
@@ -521,6 +523,17 @@ class MoleculeDomain(GraphDomain):
                 except OSError:
                     pass
         return self._train_smiles
+
+    def generate(self, draw: Draw, num_samples: int, *, condition: Any = None,
+                 **kwargs: Any) -> list[GeneratedMolecule]:
+        """The default chunked generation, after the request (``condition``: sizes,
+        fragment, property targets) has been checked once, before any sampling: a bad
+        request is one :class:`~molediff.utils.errors.UsageError` line."""
+        try:
+            self.template(1, condition=condition)
+        except ValueError as exc:
+            raise UsageError(f"condition: {exc}") from None
+        return super().generate(draw, num_samples, condition=condition, **kwargs)
 
     def metrics(self, samples: list[GeneratedMolecule]) -> dict[str, float]:
         """:func:`~molediff.domains.molecules.metrics.evaluate_molecules` (EDM and corrected

@@ -94,7 +94,10 @@ def fragment_from_mol(mol: Chem.Mol, source: str = "mol") -> Fragment:
 
 def fragment_from_smiles(smiles: str, add_hs: bool = False, seed: int = 0) -> Fragment:
     """Embed ``smiles`` with ETKDG; keep the written atoms (or all with ``add_hs``)."""
-    mol = Chem.MolFromSmiles(smiles)
+    from rdkit import rdBase
+
+    with rdBase.BlockLogs():  # our one-line error replaces RDKit's parser lines
+        mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"cannot parse fragment SMILES {smiles!r}")
     bad = sorted({a.GetAtomicNum() for a in mol.GetAtoms()} - set(SUPPORTED_ATOMIC_NUMBERS))
