@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks p
 from benchmarks.suites.conformers import K  # noqa: E402
 from molediff.core.samplers import parse_sampler_option  # noqa: E402
 from molediff.domains.conformers.evaluation import queries_of, reference_molecules  # noqa: E402
-from molediff.domains.conformers.generate import ConformerGenerator, summarize  # noqa: E402
+from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize  # noqa: E402
 from molediff.domains.conformers.metrics import QM9_THRESHOLD, best_of_k_rmsd, ensemble_diversity  # noqa: E402
+from molediff.inference import load_model  # noqa: E402
 
 
 def parse_spec(spec: str) -> tuple[str, int, dict[str, Any]]:
@@ -57,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| sampler | steps | options | mean best RMSD (Å) | median | < 0.5 Å | drawn | mirrored "
           "| rejected | dropped | diversity (Å) | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, steps, options in specs:
-        gen = ConformerGenerator(args.checkpoint, sampler=name, steps=steps,
-                                 sampler_options=options)
+        model = load_model(args.checkpoint or BUNDLED_CHECKPOINT, expect_domain="conformers",
+                           sampler=name, steps=steps, sampler_options=options)
         t0 = time.perf_counter()
-        results = gen.generate(queries, K, seed=0, batch_size=100)
+        results = model.generate(K * len(queries), condition=queries, seed=0, batch_size=100)
         seconds = time.perf_counter() - t0
         best = np.array([best_of_k_rmsd(r, x.mol if x.ok else None)
                          for r, x in zip(refs, results, strict=True)])

@@ -47,3 +47,11 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
             sys.exit(130)
         print(f"molediff: error: {one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: one line (Hydra would print a traceback), unless asked
+        job = hydra_job()
+        if debug_enabled() or (job is not None and job["mode"] == "multirun"):
+            raise
+        print(f"molediff: internal error: {type(exc).__name__}: {one_line(exc)[:500]} "
+              "(run with --debug or MOLEDIFF_DEBUG=1 for the traceback)", file=sys.stderr,
+              flush=True)
+        sys.exit(1)

@@ -44,6 +44,11 @@ def _hydra_passthrough(module_name: str, argv: list[str]) -> int | None:
     # Hydra reads sys.argv. Lightning's DDP launcher starts ranks > 0 by re-running this
     # process's command (`python -m <__main__.__spec__.name>` or `python sys.argv[0]`), so
     # make it look like `python -m molediff.cli.<command> <args>`.
+    for arg in argv:  # Hydra creates the run directory before our task can check anything
+        if arg.startswith("hydra.run.dir=") and "-m" not in argv and "--multirun" not in argv:
+            from molediff.utils.io import check_output_dir
+
+            check_output_dir(arg.partition("=")[2].strip("'\""))
     module = importlib.import_module(module_name)
     sys.argv = [module.__file__, *argv]
     main_module = sys.modules.get("__main__")
