@@ -51,8 +51,9 @@ from molediff.utils.instantiate import instantiate
 #: noise on ``space`` to clean samples; supplied by :mod:`molediff.inference`.
 Draw = Callable[[Tensor, Any, Space, "torch.Generator | None"], Tensor]
 
-#: ``progress(k)``: ``k`` more samples are finished (drives progress bars).
-Progress = Callable[[int], None]
+#: ``progress(k, stage=None)``: ``k`` more samples are finished; ``stage`` names what the
+#: generation is doing now (``"sampling round 2"``, ``"MMFF relaxation"``), for progress bars.
+Progress = Callable[..., None]
 
 
 class Generator(Protocol):

@@ -95,7 +95,7 @@ class Model:
         condition: Any = None,
         seed: int = 0,
         batch_size: int = 256,
-        progress: bool | Callable[[int], None] | None = None,
+        progress: bool | Callable[..., None] | None = None,
         **options: Any,
     ) -> Any:
         """``num_samples`` samples through the domain's own generation path
@@ -106,8 +106,9 @@ class Model:
             condition: the domain's condition (a SMILES, a class label, ...).
             seed: all sampling noise derives from it.
             batch_size: samples per network batch.
-            progress: ``True`` for a progress bar on stderr (rate, ETA; quiet when stderr is
-                not a terminal), or a callable receiving the count of finished samples.
+            progress: ``True`` for a progress bar on stderr (rate, ETA and the current stage;
+                quiet when stderr is not a terminal), or a callable
+                ``progress(k, stage=None)`` receiving the count of finished samples.
         """
         if int(num_samples) < 1:
             raise UsageError(f"the number of samples must be >= 1, got {num_samples}")
@@ -115,14 +116,16 @@ class Model:
             raise UsageError(f"the batch size must be >= 1, got {batch_size}")
         self.stats = {}
         bar = None
-        callback: Callable[[int], None] | None = progress if callable(progress) else None
+        callback: Callable[..., None] | None = progress if callable(progress) else None
         if progress is True:
             from tqdm import tqdm
 
             bar = tqdm(total=int(num_samples), unit="sample", desc=f"sampling {self.domain.name}",
                        file=sys.stderr, disable=None, dynamic_ncols=True)
 
-            def callback(k: int) -> None:
+            def callback(k: int, stage: str | None = None) -> None:
+                if stage is not None:
+                    bar.set_description(f"{self.domain.name}: {stage}")
                 if bar.n + k > bar.total:  # resampling draws more than first planned
                     bar.total = bar.n + k
                 bar.update(k)

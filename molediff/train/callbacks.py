@@ -13,7 +13,6 @@ from typing import Any
 import hydra.utils
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from omegaconf import DictConfig
 from torch.optim.lr_scheduler import LambdaLR
 
 from molediff.core.samplers import SamplerSpec
@@ -135,7 +134,7 @@ def build_callbacks(cfg: Mapping[str, Any] | None, run: Mapping[str, Any]) -> li
         if entry is None:
             continue
         what = f"callback {name}"
-        target = entry.get("_target_") if isinstance(entry, Mapping | DictConfig) else None
+        target = entry.get("_target_") if isinstance(entry, Mapping) else None
         if not isinstance(target, str):
             raise ConfigError(f"configuration for {what} has no _target_")
         wanted = _parameters(target)

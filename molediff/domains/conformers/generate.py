@@ -241,7 +241,7 @@ def generate_conformers(
     prune_rms: float = 0.0,
     max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
     device: torch.device | str = "cpu",
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -259,7 +259,7 @@ def generate_conformers(
         relax: MMFF94-relax the accepted conformers (energies in kcal/mol).
         prune_rms: drop conformers within this heavy-atom RMSD (Å) of a kept one.
         max_heavy_atoms: size limit of inputs (heavy atoms).
-        progress: called with the number of conformer draws finished after each batch.
+        progress: ``progress(k, stage=None)``: ``k`` more draws finished, or a new stage.
     """
     counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
     if len(counts) != len(inputs):
@@ -314,6 +314,8 @@ def generate_conformers(
                 if g is not None for j in range(counts[i] - len(accepted[i]))]
         if not jobs:
             break
+        if progress is not None:
+            progress(0, stage=f"sampling round {rnd}" if rnd > 1 else "sampling")
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
@@ -332,6 +334,8 @@ def generate_conformers(
             if progress is not None:
                 progress(len(chunk))
 
+    if progress is not None and (relax or prune_rms > 0):
+        progress(0, stage="MMFF relaxation" if relax else "RMSD pruning")
     for i, res in enumerate(results):
         mol = mols[i]
         if mol is None:
