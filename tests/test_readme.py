@@ -17,5 +17,5 @@ def test_readme_python_blocks_run():
     assert scope["x"].shape == (12, 3) and scope["nfe"] == 20
     assert scope["space"].centre(scope["x"]).abs().max() < 1e-5
     assert torch.isfinite(scope["loss"])
-    # The checkpoint example: ten stereo-checked conformers of aspirin, 20 Heun-free steps.
+    # The checkpoint example: ten stereo-checked conformers of aspirin, DPM-Solver++(2M).
     assert scope["results"][0].num_conformers == 10 and scope["model"].sampler.steps == 20
