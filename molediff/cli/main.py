@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("molediff.cli.main:_train", "train a model (Hydra overrides, conf/train.yaml)"),
@@ -44,17 +46,29 @@ def _hydra_passthrough(module_name: str, argv: list[str]) -> int | None:
     # Hydra reads sys.argv. Lightning's DDP launcher starts ranks > 0 by re-running this
     # process's command (`python -m <__main__.__spec__.name>` or `python sys.argv[0]`), so
     # make it look like `python -m molediff.cli.<command> <args>`.
+    created: Path | None = None
     for arg in argv:  # Hydra creates the run directory before our task can check anything
         if arg.startswith("hydra.run.dir=") and "-m" not in argv and "--multirun" not in argv:
             from molediff.utils.io import check_output_dir
 
-            check_output_dir(arg.partition("=")[2].strip("'\""))
+            run_dir = Path(arg.partition("=")[2].strip("'\""))
+            existed = run_dir.exists()
+            check_output_dir(run_dir)
+            created = None if existed else run_dir
     module = importlib.import_module(module_name)
     sys.argv = [module.__file__, *argv]
     main_module = sys.modules.get("__main__")
     if main_module is not None:
         main_module.__spec__ = module.__spec__
-    module.main()
+    try:
+        module.main()
+    except BaseException:
+        # Hydra's own errors (a typo in an override) exit before our task can clean up
+        from molediff.cli._hydra import _only_hydra_files
+
+        if created is not None and (not any(created.iterdir()) or _only_hydra_files(created)):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     return 0
 
 

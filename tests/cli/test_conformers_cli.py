@@ -62,7 +62,9 @@ def test_cli_bad_input_fails_without_output(tmp_path, capsys, args, message):
     code = conformers_main([*args, "-n", "2", "--steps", "4", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and message in err
-    assert "molediff conformers: error: no molecule succeeded" in err
+    # one line: the command's error naming the molecule, no traceback
+    assert err.startswith("molediff conformers: error: ") and "no molecule" in err
+    assert err.count("\n") == 1
     assert not out.exists() and not list(tmp_path.iterdir())
 
 

@@ -35,7 +35,7 @@ SMILES = ["CCO", "C[C@H](N)C(=O)O", "F/C=C/F", "CC(=O)[O-].[Na+]", "c1ccccc1", "
 FILE_TEXTS = [
     b"", b"CCO ethanol\n", b"\xef\xbb\xbfsmiles,name\nCCO,e\n", "CCO éthanol\n".encode("latin-1"),
     b"smiles\n", b"\x00\x01\x02", b"CCO\nxyz\n\n# c\nC[C@H](N)C(=O)O ala\n", b"$$$$\n",
-    b"not,a,header\n1,2,3\n", "CC(=O)[O-].[Na+] salt\n".encode(),
+    b"not,a,header\n1,2,3\n", b"CC(=O)[O-].[Na+] salt\n",
 ]
 
 

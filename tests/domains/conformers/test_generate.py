@@ -17,6 +17,7 @@ from molediff.domains.conformers.generate import (
     summary_line,
 )
 from molediff.inference import Model, load_model
+from molediff.utils.errors import InputError
 
 STEPS = 10
 
@@ -91,13 +92,17 @@ def test_bad_inputs_are_reported_and_the_rest_succeeds(model):
     assert "1/5 molecules" in summary_line(summ)
     metrics = model.domain.metrics(res)
     assert metrics["molecules"] == 5 and metrics["succeeded"] == 1 and metrics["num_samples"] == 2
-    # a lower size limit on the loaded model's domain
+    # a lower size limit on the loaded model's domain; when no molecule succeeds the
+    # domain's generation stops with one error naming them
+    limit = model.domain.max_heavy_atoms
     model.domain.max_heavy_atoms = 2
     try:
-        res = _conformers(model, ["CCO"], 1, seed=0)[0]
+        res = _conformers(model, ["CO", "CCO"], 1, seed=0)
+        assert res[0].ok and not res[1].ok and "max_heavy_atoms=2" in res[1].error
+        with pytest.raises(InputError, match="max_heavy_atoms=2"):
+            _conformers(model, ["CCO"], 1, seed=0)
     finally:
-        model.domain.max_heavy_atoms = load_model(BUNDLED_CHECKPOINT).domain.max_heavy_atoms
-    assert not res.ok and "max_heavy_atoms=2" in res.error
+        model.domain.max_heavy_atoms = limit
 
 
 def _positions(results):
