@@ -66,7 +66,8 @@ def _hydra_passthrough(module_name: str, argv: list[str]) -> int | None:
         # Hydra's own errors (a typo in an override) exit before our task can clean up
         from molediff.cli._hydra import _only_hydra_files
 
-        if created is not None and (not any(created.iterdir()) or _only_hydra_files(created)):
+        if created is not None and created.is_dir() and (
+                not any(created.iterdir()) or _only_hydra_files(created)):
             shutil.rmtree(created, ignore_errors=True)
         raise
     return 0
