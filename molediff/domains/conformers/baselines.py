@@ -23,7 +23,7 @@ from molediff.domains.conformers.metrics import (
     best_of_k_rmsd,
 )
 
-ConformerGenerator = Callable[[Chem.Mol, int, int], Chem.Mol]
+ConformerMethod = Callable[[Chem.Mol, int, int], Chem.Mol]
 
 
 def etkdg_conformers(
@@ -101,8 +101,8 @@ def _embed_without_chirality(
 
 def etkdg_generator(
     mmff: bool = False, num_threads: int = 1, chirality_fallback: bool = True
-) -> ConformerGenerator:
-    """:func:`etkdg_conformers` as a :data:`ConformerGenerator`."""
+) -> ConformerMethod:
+    """:func:`etkdg_conformers` as a :data:`ConformerMethod`."""
 
     def generate(mol: Chem.Mol, k: int, seed: int) -> Chem.Mol:
         return etkdg_conformers(
@@ -152,7 +152,7 @@ class RecallBenchmark:
 
 def evaluate_ground_state_recall(
     references: Sequence[Chem.Mol],
-    generator: ConformerGenerator,
+    generator: ConformerMethod,
     k: int = 10,
     seed: int = 0,
     threshold: float = QM9_THRESHOLD,
@@ -164,7 +164,7 @@ def evaluate_ground_state_recall(
         references: molecules with explicit H and one reference conformer each (e.g. QM9
             DFT geometries from :func:`molediff.domains.chem.qm9.load_qm9`); their stereo
             tags should match that geometry (QM9 molecules are built that way).
-        generator: see :data:`ConformerGenerator`; it receives a conformer-free copy, so
+        generator: see :data:`ConformerMethod`; it receives a conformer-free copy, so
             it cannot see the reference geometry.
         k: conformers per molecule.
         seed: seed for molecule ``i`` is ``seed + i``.
