@@ -116,6 +116,7 @@ def evaluate_model(
     from molediff.domains.conformers.generate import summarize
 
     refs = reference_molecules(num_references, split)
+    options.setdefault("progress", True)  # a minute or more: show it (quiet when piped)
     results = model.generate(k * len(refs), condition=queries_of(refs), seed=seed, **options)
     out = recall_metrics(refs, [r.mol if r.ok else None for r in results], threshold, posebusters)
     counts = summarize(results)
