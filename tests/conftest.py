@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import torch
 
@@ -18,3 +20,21 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run ``molediff <args>`` in-process; returns (exit code, stderr)."""
+    from molediff.cli.main import main
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["molediff", *args])
+        main_mod = sys.modules["__main__"]
+        monkeypatch.setattr(main_mod, "__spec__", getattr(main_mod, "__spec__", None), raising=False)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return code, capsys.readouterr().err
+
+    return run

@@ -13,20 +13,6 @@ from molediff.domains.chem.stereo import check_stereo
 from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT
 
 
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    from molediff.cli.main import main
-
-    def run(*args: str) -> tuple[int, str]:
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        return code, capsys.readouterr().err
-
-    return run
-
-
 def test_sample_on_the_conformer_checkpoint_is_stereo_checked(cli, tmp_path):
     out = tmp_path / "s"
     chiral = ["C[C@H](N)C(=O)O", "C[C@@H](O)C=O", "F/C=C/F", "N[C@@H](C)C#N"]
