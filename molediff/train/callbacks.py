@@ -83,17 +83,20 @@ class SampleMetricsCallback(L.Callback):
 def checkpoint_callback(
     dirpath: str | Path, every_n_steps: int = 500, save_top_k: int = 1
 ) -> ModelCheckpoint:
-    """``checkpoints/step<N>.ckpt`` every ``every_n_steps`` optimizer steps (keeping the
-    ``save_top_k`` newest, -1: all) plus ``last.ckpt``; ``every_n_steps=0``: ``last.ckpt``
+    """``checkpoints/step<N>.ckpt`` every ``every_n_steps`` optimizer steps, keeping the
+    ``save_top_k`` newest (-1: all), plus ``last.ckpt``; ``every_n_steps=0``: ``last.ckpt``
     only (Lightning takes ``None``, not 0, for "never")."""
-    every = int(every_n_steps)
+    every, top_k = int(every_n_steps), int(save_top_k)
+    # Lightning keeps k > 1 checkpoints only by a monitored value: "newest" is the largest step
+    by_step = {"monitor": "step", "mode": "max"} if every and top_k > 1 else {}
     return ModelCheckpoint(
         dirpath=dirpath,
         filename="step{step:07d}",
         auto_insert_metric_name=False,
         every_n_train_steps=every or None,
-        save_top_k=int(save_top_k) if every else 0,
+        save_top_k=top_k if every else 0,
         save_last=True,
+        **by_step,
     )
 
 

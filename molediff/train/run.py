@@ -72,7 +72,7 @@ _ABSENT: Any = object()
 #: Lightning or torch as a message that names no key.
 _NUMERIC: dict[str, tuple[bool, bool, float | None, float | None]] = {
     "seed": (True, False, None, None),
-    "torch_threads": (True, True, 1, None),
+    "torch_threads": (True, True, 0, None),  # 0 or null: torch's default
     "trainer.max_steps": (True, False, -1, None),
     "trainer.max_epochs": (True, True, -1, None),
     "trainer.val_check_interval": (False, True, 0, None),
@@ -84,7 +84,7 @@ _NUMERIC: dict[str, tuple[bool, bool, float | None, float | None]] = {
     "trainer.num_nodes": (True, False, 1, None),
     "data.batch_size": (True, False, 1, None),
     "data.num_workers": (True, False, 0, None),
-    "data.limit_val_items": (True, True, 1, None),
+    "data.limit_val_items": (True, True, 0, None),
     "optim.lr": (False, False, 0, None),
     "optim.weight_decay": (False, False, 0, None),
     "lr_scheduler.warmup_steps": (True, False, 0, None),
