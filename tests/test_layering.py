@@ -89,3 +89,28 @@ def test_generation_does_not_import_lightning(code):
                     "assert not leaked, leaked\nprint('ok')\n")
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]
+
+
+_WITHOUT_CHEM = ("import sys\n"
+                 "for m in ('rdkit', 'qm9pack', 'posebusters', 'biotite', 'trimesh'):\n"
+                 "    sys.modules[m] = None  # as if the extras were not installed\n"
+                 "from molediff.cli.main import main\n")
+
+
+def test_core_and_digits_need_no_extra(tmp_path):
+    """`pip install -e .` alone trains and samples the digits domain."""
+    probe = _WITHOUT_CHEM + (
+        f"assert main(['train', 'logger=none', 'trainer.max_steps=3', 'sampling.num_samples=8',"
+        f" 'trainer.enable_progress_bar=false', 'hydra.run.dir={tmp_path}/run']) == 0\n")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_missing_extra_is_named():
+    probe = _WITHOUT_CHEM + "sys.exit(main(['conformers', 'CCO', '-o', 'x.sdf']))\n"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "'rdkit'" in res.stderr and ".[chem]" in res.stderr

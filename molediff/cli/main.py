@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from molediff.utils.errors import UsageError
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("molediff.cli.main:_train", "train a model (Hydra overrides, conf/train.yaml)"),
     "sample": ("molediff.cli.main:_sample", "sample from a checkpoint (conf/sample.yaml)"),
@@ -101,6 +103,8 @@ def _help_of(target: str, given: str) -> str:
         return given
     try:
         doc = importlib.import_module(target.partition(":")[0]).__doc__ or ""
+    except ModuleNotFoundError as exc:
+        return f"(not installed: needs {exc.name})"
     except Exception:  # noqa: BLE001 - a broken plugin must not break --help
         return f"(cannot import {target})"
     first = doc.strip().splitlines()[0] if doc.strip() else target
@@ -128,7 +132,16 @@ def _dispatch(argv: list[str]) -> int:
         build_parser(with_help=True).print_help()
         return 0 if argv else 2
     ns = build_parser().parse_args(argv[:1])
-    result = _load(COMMANDS[ns.command][0])(argv[1:])
+    try:
+        result = _load(COMMANDS[ns.command][0])(argv[1:])
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.split(".")[0] == "molediff":
+            raise
+        # a modality's libraries are an extra (pyproject.toml): say which one is missing
+        raise UsageError(
+            f"`molediff {ns.command}` needs the Python package {exc.name.split('.')[0]!r}, "
+            "which is not installed: install the extra of its modality, e.g. "
+            "pip install -c constraints.txt -e '.[chem]' (or '.[all]')") from None
     return int(result or 0)
 
 
