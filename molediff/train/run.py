@@ -486,4 +486,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     result["checkpoint"] = str(last)
     result["domain"] = domain.name
     write_json(out / "metrics.json", result)
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                     if p.is_file() and ".hydra" not in p.parts)
+    print(f"[molediff] trained {domain.name} for {result['global_step']} steps in "
+          f"{train_seconds:.0f} s; wrote {out}: {', '.join(written)}", file=sys.stderr, flush=True)
     return result
