@@ -74,3 +74,17 @@ def test_molecule_requests_checked_before_sampling(cli, tmp_path, condition, wor
                     "num_samples=2", f"hydra.run.dir={out}")
     assert code == 2 and err.count("\n") == 1 and words in err, err
     assert not out.exists()
+
+
+def test_ctrl_c_in_sample_writes_nothing(cli, tmp_path, monkeypatch):
+    from molediff.inference.model import Model
+
+    def interrupted(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Model, "generate", interrupted)
+    out = tmp_path / "s"
+    code, err = cli("sample", f"ckpt_path={BUNDLED_CHECKPOINT}", "condition=CCO",
+                    f"hydra.run.dir={out}")
+    assert code == 130 and err.strip() == "molediff: interrupted; nothing written"
+    assert not out.exists()

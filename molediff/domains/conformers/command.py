@@ -26,7 +26,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from molediff.domains.chem.featurize import DEFAULT_MAX_HEAVY_ATOMS
 from molediff.utils.entry import run_entry
 from molediff.utils.errors import InputError, UsageError
 
@@ -55,8 +54,8 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
                    help="drop conformers within this heavy-atom RMSD in Å of a kept one (0: off)")
     p.add_argument("--max-rounds", type=int, default=6,
                    help="sampling rounds: resampling of stereo mismatches (6; >= 1)")
-    p.add_argument("--max-heavy-atoms", type=int, default=DEFAULT_MAX_HEAVY_ATOMS,
-                   help=f"size limit in heavy atoms ({DEFAULT_MAX_HEAVY_ATOMS})")
+    p.add_argument("--max-heavy-atoms", type=int, default=None,
+                   help="size limit in heavy atoms (default: the model's, 64 for the bundled one)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, auto (cpu)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the network (1: fastest for this small model, "
@@ -70,17 +69,19 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
 
 def check_args(args: argparse.Namespace) -> dict[str, Any]:
     """Validate every option (one :class:`UsageError` naming the option); returns the
-    parsed sampler options."""
-    from molediff.core.samplers import parse_sampler_option
+    parsed sampler options. Cheap checks come first: nothing here loads torch until the
+    plain numbers have passed."""
     from molediff.utils.validate import non_negative_float, positive_int
 
     for flag, value in (("-n/--num-confs", args.num_confs), ("--batch-size", args.batch_size),
-                        ("--threads", args.threads), ("--max-rounds", args.max_rounds),
-                        ("--max-heavy-atoms", args.max_heavy_atoms)):
+                        ("--threads", args.threads), ("--max-rounds", args.max_rounds)):
         positive_int(value, flag)
-    if args.steps is not None:
-        positive_int(args.steps, "--steps")
+    for flag, value in (("--steps", args.steps), ("--max-heavy-atoms", args.max_heavy_atoms)):
+        if value is not None:
+            positive_int(value, flag)
     non_negative_float(args.prune_rms, "--prune-rms")
+    from molediff.core.samplers import parse_sampler_option
+
     try:
         return dict(parse_sampler_option(o) for o in args.sampler_option)
     except ValueError as exc:
@@ -92,8 +93,8 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     failures on stderr, write the SDF; return the exit status."""
     from molediff.utils.io import check_output_path
 
-    options = check_args(args)
     check_output_path(args.output, allow_stdout=True)  # fail now, not after the sampling
+    options = check_args(args)
 
     import torch
 
@@ -104,7 +105,8 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint or BUNDLED_CHECKPOINT, expect_domain="conformers",
                        sampler=args.sampler, steps=args.steps, sampler_options=options,
                        device=args.device)
-    model.domain.max_heavy_atoms = int(args.max_heavy_atoms)
+    if args.max_heavy_atoms is not None:
+        model.domain.max_heavy_atoms = int(args.max_heavy_atoms)
     from rdkit import RDLogger
 
     RDLogger.DisableLog("rdApp.*")  # our own one-line message per molecule replaces RDKit's
@@ -167,9 +169,12 @@ def expand_stereo(items: Sequence[Any]) -> list[Any]:
 
 
 def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from molediff.utils.io import check_output_path
+
+    check_output_path(args.output, allow_stdout=True)  # first: costs nothing, saves hours
     from molediff.domains.chem.inputs import molecules_from_arguments, read_molecule_file
 
-    args = build_parser().parse_args(argv)
     inputs: list[Any] = molecules_from_arguments(args.smiles)
     if args.input:
         inputs += read_molecule_file(args.input, args.smiles_column)
