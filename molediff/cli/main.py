@@ -135,13 +135,13 @@ def _dispatch(argv: list[str]) -> int:
     try:
         result = _load(COMMANDS[ns.command][0])(argv[1:])
     except ModuleNotFoundError as exc:
-        if not exc.name or exc.name.split(".")[0] == "molediff":
+        from molediff.utils.entry import missing_extra_message
+
+        hint = missing_extra_message(exc)
+        if hint is None:
             raise
         # a modality's libraries are an extra (pyproject.toml): say which one is missing
-        raise UsageError(
-            f"`molediff {ns.command}` needs the Python package {exc.name.split('.')[0]!r}, "
-            "which is not installed: install the extra of its modality, e.g. "
-            "pip install -c constraints.txt -e '.[chem]' (or '.[all]')") from None
+        raise UsageError(f"`molediff {ns.command}`: {hint}") from None
     return int(result or 0)
 
 

@@ -93,6 +93,23 @@ def one_line(message: object) -> str:
     return " ".join(str(message).split())
 
 
+#: the extra (pyproject.toml) that brings each optional top-level package
+EXTRA_OF = {"rdkit": "chem", "qm9pack": "chem", "posebusters": "chem", "biotite": "chem",
+            "trimesh": "shapes", "skimage": "shapes", "soundfile": "audio", "PIL": "images"}
+
+
+def missing_extra_message(exc: ModuleNotFoundError) -> str | None:
+    """One line naming the missing package and the extra to install, or ``None`` when the
+    missing module is molediff's own (a bug, not an install choice)."""
+    top = (exc.name or "").split(".")[0]
+    if not top or top == "molediff":
+        return None
+    extra = EXTRA_OF.get(top, "all")
+    return (f"this needs the Python package {top!r}, which is not installed: install the "
+            f"extra of its modality, pip install -c constraints.txt -e '.[{extra}]' "
+            "(or '.[all]')")
+
+
 def run_entry(main: MainFn, argv: Sequence[str] | None, prog: str) -> int:
     """Run ``main(argv)`` and turn however it ends into an exit status (see the module
     docstring for the table).
@@ -133,6 +150,12 @@ def run_entry(main: MainFn, argv: Sequence[str] | None, prog: str) -> int:
             _print_traceback()
         _say(f"{prog}: interrupted; nothing written")
         return EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        hint = missing_extra_message(exc)
+        if hint is None or debug:
+            return _internal_error(prog, debug)
+        _say(f"{prog}: error: {hint}")
+        return 2
     except BrokenPipeError:
         if not _stdout_is_broken():
             # a pipe of our own (a worker, a subprocess) broke: that is a bug, not `| head`
