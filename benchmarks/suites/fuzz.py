@@ -28,8 +28,11 @@ def run(quick: bool = False) -> dict[str, Any]:
              f"tests/fuzz/test_commands.py::{test}", "--hypothesis-show-statistics"],
             cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
-        passing = re.findall(r"(\d+) passing examples", res.stdout)
-        rows[test] = {"cases": int(passing[0]) if passing else 0, "passed": res.returncode == 0,
+        # "- 2000 passing, 0 failing, and 3 invalid test cases", once per phase
+        passing = [int(n) for n in re.findall(r"(\d+) passing", res.stdout)]
+        stopped = re.findall(r"Stopped because (.*)", res.stdout)
+        rows[test] = {"cases": sum(passing), "passed": res.returncode == 0,
+                      "stopped_because": stopped[0].strip() if stopped else None,
                       "seconds": seconds,
                       "failure": None if res.returncode == 0 else res.stdout[-2000:]}
     lines = ["| command | generated cases | result | seconds |", "|---|---|---|---|"]
