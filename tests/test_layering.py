@@ -74,13 +74,13 @@ def test_the_check_catches_an_upward_import(tmp_path):
     # the inference layer and the conformer command (the main job) never load Lightning
     "from molediff.inference import load_model\n"
     "from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT\n"
-    "m = load_model(BUNDLED_CHECKPOINT, steps=2)\n"
+    "m = load_model(BUNDLED_CHECKPOINT, steps=8)\n"
     "r = m.generate(2, condition='CCO', seed=0)\n"
     "assert r[0].num_conformers == 2\n",
     "import tempfile, os\n"
     "from molediff.cli.main import main\n"
     "out = os.path.join(tempfile.mkdtemp(), 'x.sdf')\n"
-    "assert main(['conformers', 'CCO', '-n', '1', '--steps', '2', '-q', '-o', out]) == 0\n"
+    "assert main(['conformers', 'CCO', '-n', '1', '--steps', '8', '-q', '-o', out]) == 0\n"
     "assert os.path.getsize(out) > 0\n",
 ])
 def test_generation_does_not_import_lightning(code):

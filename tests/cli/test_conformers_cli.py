@@ -41,7 +41,7 @@ def test_cli_subprocess_roundtrip(tmp_path):
 
 def test_cli_options_relax_prune_sampler(tmp_path, capsys):
     out = tmp_path / "o.sdf"
-    code = conformers_main(["CCO", "CC(C)=O", "-n", "2", "--sampler", "euler", "--steps", "6",
+    code = conformers_main(["CCO", "CC(C)=O", "-n", "2", "--sampler", "euler", "--steps", "8",
                             "--relax", "--prune-rms", "0.01", "--batch-size", "3", "-o", str(out)])
     assert code == 0
     mols = _read(out)
@@ -59,7 +59,7 @@ def test_cli_options_relax_prune_sampler(tmp_path, capsys):
 )
 def test_cli_bad_input_fails_without_output(tmp_path, capsys, args, message):
     out = tmp_path / "bad.sdf"
-    code = conformers_main([*args, "-n", "2", "--steps", "4", "-o", str(out)])
+    code = conformers_main([*args, "-n", "2", "--steps", "8", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and message in err
     # one line: the command's error naming the molecule, no traceback
@@ -70,7 +70,7 @@ def test_cli_bad_input_fails_without_output(tmp_path, capsys, args, message):
 
 def test_cli_partial_failure_continues(tmp_path, capsys):
     out = tmp_path / "mixed.sdf"
-    code = conformers_main(["CCO", "not_a_smiles", "-n", "2", "--steps", "4", "-o", str(out)])
+    code = conformers_main(["CCO", "not_a_smiles", "-n", "2", "--steps", "8", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 0 and "molecule 2 (not_a_smiles): invalid SMILES" in err
     assert len(_read(out)) == 2
@@ -95,7 +95,7 @@ def test_cli_sampler_option_reaches_the_sampler(tmp_path, capsys):
     outs = []
     for noise in ("0", "1"):
         out = tmp_path / f"n{noise}.sdf"
-        assert conformers_main(["CCO", "-n", "1", "--steps", "6", "--seed", "3",
+        assert conformers_main(["CCO", "-n", "1", "--steps", "8", "--seed", "3",
                                 "--sampler-option", f"s_noise={noise}", "-o", str(out)]) == 0
         outs.append(_read(out)[0].GetConformer().GetPositions())
     assert abs(outs[0] - outs[1]).max() > 1e-3
@@ -131,7 +131,7 @@ def test_script_reads_files(tmp_path, capsys):
     w.close()
     for path, n_ok in ((smi, 2), (csv, 1), (sdf, 1)):
         out = tmp_path / f"{path.suffix[1:]}.sdf"
-        code = mod.main([str(path), "-n", "2", "--steps", "4", "-o", str(out)])
+        code = mod.main([str(path), "-n", "2", "--steps", "8", "-o", str(out)])
         err = capsys.readouterr().err
         assert code == 0, err
         assert len({x.GetProp("source_smiles") for x in _read(out)}) == n_ok

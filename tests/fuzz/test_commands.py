@@ -127,7 +127,7 @@ def test_conformers_command_never_crashes(smiles, file_text, suffix, output, opt
             argv += [str(BUNDLED_CHECKPOINT) if v == "BUNDLED" else
                      str(d / v) if v in ("missing.pt", "text.pt") else v for v in opt]
         if "--steps" not in argv:
-            argv += ["--steps", "2"]  # keep each case fast; the fuzz is about the plumbing
+            argv += ["--steps", "8"]  # short but long enough to pass the geometry gate
         before = _snapshot(d)
         code, err = _in_process(argv)
         assert code in ALLOWED, (argv, code, err)
@@ -177,7 +177,7 @@ def test_sample_command_never_crashes(args, output):
         if not any(a.startswith("condition=") for a in args):
             args.append("condition=CCO")
         if not any(a.startswith("steps=") for a in args):
-            args.append("steps=2")
+            args.append("steps=8")
         before = _snapshot(d)
         code, err = _in_process(["sample", *args, f"hydra.run.dir={run_dir}"])
         assert code in ALLOWED, (args, code, err)

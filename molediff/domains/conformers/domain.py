@@ -16,6 +16,7 @@ its mirror image; stereo is enforced after sampling by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,15 @@ from molediff.domains.chem.featurize import (
     NUM_NODE_FEATURES,
     smiles_to_data,
 )
+from molediff.domains.chem.geometry import DEFAULT_GATE, GeometryGate
 from molediff.domains.conformers.generate import ConformerResult, generate_conformers, summarize
 from molediff.domains.graph_domain import GraphDomain
 from molediff.utils.errors import InputError, UsageError
 
 #: coordinate standard deviation of centred QM9 DFT geometries, Å (all atoms, per axis)
 QM9_SIGMA_DATA = 1.40
+#: the elements of QM9, all a QM9-trained model has ever seen
+QM9_ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "F")
 
 
 class _CachedDataset(Dataset):
@@ -137,6 +141,13 @@ class ConformerDomain(GraphDomain):
         limit_val: validation molecules kept (the validation loss is cheap but not free).
         max_heavy_atoms: size limit of inference inputs (heavy atoms).
         cache: featurise each molecule once and keep it in memory.
+        elements: element symbols the model is trained on; generation refuses molecules
+            with any other element before sampling (a model cannot place atoms it has
+            never seen: C–I bonds come out at C–C lengths). Default: QM9's H C N O F.
+
+    Attribute ``geometry_gate``: the :class:`~molediff.domains.chem.geometry.GeometryGate`
+    every generated conformer must pass (default: the fitted table); replace it to check
+    a model against other tolerances.
     """
 
     name = "conformers"
@@ -148,8 +159,14 @@ class ConformerDomain(GraphDomain):
         limit_val: int | None = 512,
         max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
         cache: bool = True,
+        elements: Sequence[str] = QM9_ELEMENTS,
     ) -> None:
         super().__init__(sigma_data=sigma_data, cond_dropout=0.0)
+        if isinstance(elements, str) or not elements:
+            raise ValueError(
+                f"elements must be a non-empty list of element symbols, got {elements!r}")
+        self.elements: tuple[str, ...] = tuple(str(e) for e in elements)
+        self.geometry_gate: GeometryGate = DEFAULT_GATE
         self.limit_train = limit_train
         self.limit_val = limit_val
         self.max_heavy_atoms = int(max_heavy_atoms)
@@ -241,12 +258,16 @@ class ConformerDomain(GraphDomain):
         relax: bool = False,
         prune_rms: float = 0.0,
     ) -> list[ConformerResult]:
-        """Stereo-checked conformers (:func:`~molediff.domains.conformers.generate.generate_conformers`).
+        """Stereo- and geometry-checked conformers
+        (:func:`~molediff.domains.conformers.generate.generate_conformers`); molecules with
+        elements outside ``self.elements`` fail without sampling.
 
         ``condition``: a SMILES / RDKit molecule or a list of them; ``None`` takes the
         first validation molecules. The ``num_samples`` conformers are dealt to the
         molecules in turn (conformer ``i`` to molecule ``i mod m``), so ``k · m`` gives
-        every molecule ``k``. Returns one :class:`ConformerResult` per molecule.
+        every molecule ``k``. Returns one :class:`ConformerResult` per molecule; raises
+        :class:`InputError` when none of the given molecules succeeds (with
+        ``condition=None`` the failed results are returned for the metrics to count).
         """
         if condition is None:
             val = self.val_dataset()
@@ -268,10 +289,15 @@ class ConformerDomain(GraphDomain):
             results = generate_conformers(
                 draw, [inputs[i] for i in keep], [counts[i] for i in keep], seed=seed,
                 batch_size=batch_size, max_rounds=max_rounds, relax=relax, prune_rms=prune_rms,
-                max_heavy_atoms=self.max_heavy_atoms, device=device, progress=progress)
+                max_heavy_atoms=self.max_heavy_atoms, device=device, progress=progress,
+                elements=self.elements, gate=self.geometry_gate)
         except ValueError as exc:  # an invalid option, not a bad molecule (those are per result)
             raise UsageError(str(exc)) from None
-        if not any(r.ok for r in results):
+        # Validation molecules (condition=None: training's sample metrics) are valid by
+        # construction: if none comes out, that is the model's quality, which the metrics
+        # report (succeeded 0, geometry_rejected ...), not an input error that would stop
+        # a training run whose early samples cannot pass the geometry gate yet.
+        if condition is not None and not any(r.ok for r in results):
             shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}"
                               for k, r in enumerate(results[:5], 1))
             more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
@@ -330,4 +356,4 @@ def _without_conformers(mol: Any) -> Any:
 
 
 __all__ = ["ConformerDomain", "graph_to_mol", "connectivity_matches", "QM9_SIGMA_DATA",
-           "ATOMIC_NUMBERS"]
+           "QM9_ELEMENTS", "ATOMIC_NUMBERS"]

@@ -21,6 +21,16 @@ slot is dropped. Because the model's distribution is reflection-symmetric, "acce
 it matches, its mirror image if that matches" draws from exactly the distribution that
 plain rejection would, with half the rejections. The counts are reported per molecule and
 per conformer.
+
+Geometry: every draw that survives the stereo decision (accepted or mirrored) must also
+pass the geometry gate (:func:`molediff.domains.chem.geometry.check_geometry`: bond
+lengths, bond angles, clashes, planarity of aromatic rings and amides, ring piercing,
+against reference values fitted on QM9 and CCD training geometries); a draw that fails
+is rejected and resampled like a stereo mismatch, and counted (``geometry_rejected`` and
+one ``gate_<kind>`` counter per failing kind). Relaxed conformers are checked again.
+Slots still empty after ``max_rounds`` rounds are dropped; a molecule left without any
+conformer fails with an error that names the failing checks. Molecules with elements
+the model was never trained on (``elements``) are refused before any sampling.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from molediff.domains.chem.featurize import (
     mol_to_data,
     smiles_to_mol,
 )
+from molediff.domains.chem.geometry import DEFAULT_GATE, GATE_KINDS, GeometryGate, GeometryPlan
 from molediff.domains.chem.inputs import MoleculeInput, largest_fragment, unspecified_stereo
 from molediff.domains.chem.stereo import check_stereo
 
@@ -70,8 +81,14 @@ class ConformerResult:
             ``"mirrored"``), ``round``, ``energy`` (MMFF94 kcal/mol when relaxed).
         stats: ``requested``, ``sampled`` (network samples drawn), ``mirrored`` (samples
             whose mirror image was accepted), ``stereo_rejected`` (samples rejected and
-            resampled: neither they nor their mirror image match), ``dropped`` (slots left
-            empty), ``pruned`` (removed by RMSD pruning), ``relax_failed``.
+            resampled: neither they nor their mirror image match), ``geometry_rejected``
+            (samples with the right stereo rejected by the geometry gate and resampled,
+            plus relaxed conformers that fail it), ``gate_bond``, ``gate_angle``,
+            ``gate_clash``, ``gate_planarity``, ``gate_ring_piercing`` (of those, how
+            many failed each kind; a sample can fail several), ``dropped`` (slots left
+            empty), ``pruned`` (removed by RMSD pruning), ``relax_failed``. Without
+            relaxation ``sampled = conformers + stereo_rejected + geometry_rejected``
+            before pruning.
     """
 
     smiles: str
@@ -242,6 +259,8 @@ def generate_conformers(
     max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
     device: torch.device | str = "cpu",
     progress: Callable[..., None] | None = None,
+    elements: Sequence[str] | None = None,
+    gate: GeometryGate = DEFAULT_GATE,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -260,6 +279,10 @@ def generate_conformers(
         prune_rms: drop conformers within this heavy-atom RMSD (Å) of a kept one.
         max_heavy_atoms: size limit of inputs (heavy atoms).
         progress: ``progress(k, stage=None)``: ``k`` more draws finished, or a new stage.
+        elements: element symbols the model was trained on; a molecule with any other
+            element fails before sampling (``None``: whatever the featuriser accepts).
+        gate: the geometry check every conformer must pass (reference values and
+            tolerances; default: the table fitted on QM9 + CCD training geometries).
     """
     counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
     if len(counts) != len(inputs):
@@ -277,12 +300,15 @@ def generate_conformers(
     graphs: list[Data | None] = []
     checks: list[bool] = []
     keys: list[str] = []
+    plans: list[GeometryPlan | None] = []
     quiet = rdBase.BlockLogs()  # each failure becomes one message of ours, not RDKit's lines
     for item, k in zip(inputs, counts, strict=True):
         label, name = _label_of(item)
         notes: list[str] = []
         try:
             mol = prepare_input(item, max_heavy_atoms, notes)
+            if elements is not None:
+                check_model_elements(mol, elements)
             data = mol_to_data(mol, with_pos=False)
             if mol.GetNumAtoms() < 2:
                 raise ValueError("a single atom has no conformation")
@@ -298,13 +324,16 @@ def generate_conformers(
             graphs.append(None)
             checks.append(False)
             keys.append("")
+            plans.append(None)
             continue
-        res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0,
-                     "mirrored": 0, "dropped": 0, "pruned": 0, "relax_failed": 0}
+        res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0, "mirrored": 0,
+                     "geometry_rejected": 0, **{f"gate_{g}": 0 for g in GATE_KINDS},
+                     "dropped": 0, "pruned": 0, "relax_failed": 0}
         results.append(res)
         mols.append(mol)
         graphs.append(data)
         keys.append(_graph_key(mol))
+        plans.append(gate.plan(mol))  # the graph's reference geometry, once per molecule
     del quiet
 
     accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
@@ -321,16 +350,25 @@ def generate_conformers(
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
             coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
             for (i, _), pos in zip(chunk, coords, strict=True):
-                results[i].stats["sampled"] += 1
+                stats = results[i].stats
+                stats["sampled"] += 1
                 if not checks[i] or check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
-                    accepted[i].append((pos, "sampled", rnd))
-                    continue
-                mirrored = pos * torch.tensor([-1.0, 1.0, 1.0])
-                if check_stereo(mols[i], _with_positions(mols[i], mirrored)).ok:
-                    accepted[i].append((mirrored, "mirrored", rnd))
-                    results[i].stats["mirrored"] += 1
+                    how = "sampled"
                 else:
-                    results[i].stats["stereo_rejected"] += 1
+                    pos = pos * torch.tensor([-1.0, 1.0, 1.0])
+                    if not check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
+                        stats["stereo_rejected"] += 1
+                        continue
+                    how = "mirrored"
+                # right stereo; now the geometry (torn bonds, clashes, ...): the gate
+                # rejects and the slot is resampled, exactly like a stereo mismatch
+                report = plans[i].check(pos.double().numpy())  # type: ignore[union-attr]
+                if not report.ok:
+                    _count_gate_failure(stats, report.failed)
+                    continue
+                accepted[i].append((pos, how, rnd))
+                if how == "mirrored":
+                    stats["mirrored"] += 1
             if progress is not None:
                 progress(len(chunk))
 
@@ -341,12 +379,45 @@ def generate_conformers(
         if mol is None:
             continue
         res.stats["dropped"] = counts[i] - len(accepted[i])
-        _finish(res, mol, accepted[i], relax, prune_rms, checks[i])
+        _finish(res, mol, accepted[i], relax, prune_rms, checks[i], plans[i])
     return results
 
 
+def check_model_elements(mol: Chem.Mol, elements: Sequence[str]) -> None:
+    """Raise ``ValueError`` if ``mol`` has an element outside ``elements`` (the elements a
+    model was trained on): one message naming them all."""
+    allowed = set(elements)
+    seen: list[str] = []
+    for atom in mol.GetAtoms():
+        sym = atom.GetSymbol()
+        if sym not in allowed and sym not in seen:
+            seen.append(sym)
+    if seen:
+        what = f"element {seen[0]} is" if len(seen) == 1 else f"elements {', '.join(seen)} are"
+        raise ValueError(f"{what} outside what this model was trained on ({', '.join(elements)})")
+
+
+def _count_gate_failure(stats: dict[str, int], failed: set[str]) -> None:
+    stats["geometry_rejected"] += 1
+    for kind in failed:
+        stats[f"gate_{kind}"] += 1
+
+
+def _no_conformer_error(stats: dict[str, int]) -> str:
+    """Why a molecule ended without conformers, e.g. ``"no conformer passed the geometry
+    check (bond 25, clash 3 of 60 draws)"``."""
+    if not stats.get("geometry_rejected"):
+        return "no conformer passed the stereo check"
+    kinds = ", ".join(f"{g.replace('_', ' ')} {stats[f'gate_{g}']}" for g in GATE_KINDS
+                      if stats.get(f"gate_{g}"))
+    msg = f"no conformer passed the geometry check ({kinds} of {stats['sampled']} draws)"
+    if stats.get("stereo_rejected"):
+        msg += f"; {stats['stereo_rejected']} other draws failed the stereo check"
+    return msg
+
+
 def _finish(res: ConformerResult, mol: Chem.Mol, accepted: list[tuple[torch.Tensor, str, int]],
-            relax: bool, prune_rms: float, check: bool) -> None:
+            relax: bool, prune_rms: float, check: bool, plan: GeometryPlan | None = None) -> None:
     out = Chem.Mol(mol)
     out.RemoveAllConformers()
     props: list[dict[str, Any]] = []
@@ -364,6 +435,13 @@ def _finish(res: ConformerResult, mol: Chem.Mol, accepted: list[tuple[torch.Tens
             if check and not check_stereo(mol, Chem.Mol(out, confId=conf.GetId())).ok:
                 res.stats["dropped"] += 1
                 continue
+            # nor break the geometry (the relaxed conformer is what gets written)
+            if plan is not None:
+                report = plan.check(conf.GetPositions())
+                if not report.ok:
+                    _count_gate_failure(res.stats, report.failed)
+                    res.stats["dropped"] += 1
+                    continue
             keep_ids.append(conf.GetId())
         out, props = _subset(out, props, keep_ids)
     if prune_rms > 0 and out.GetNumConformers() > 1:
@@ -378,7 +456,7 @@ def _finish(res: ConformerResult, mol: Chem.Mol, accepted: list[tuple[torch.Tens
     res.mol = out
     res.conformer_props = props
     if out.GetNumConformers() == 0:
-        res.error = "no conformer passed the stereo check"
+        res.error = _no_conformer_error(res.stats)
 
 
 def _subset(mol: Chem.Mol, props: list[dict[str, Any]], ids: list[int]) -> tuple[Chem.Mol, list[dict[str, Any]]]:
@@ -425,12 +503,13 @@ def _smiles_of(mol: Chem.Mol | None) -> str:
 
 
 def summarize(results: Sequence[ConformerResult], seconds: float | None = None) -> dict[str, Any]:
-    """Totals over results (molecules ok/failed, conformers, stereo counters)."""
+    """Totals over results (molecules ok/failed, conformers, stereo and geometry counters)."""
     ok = [r for r in results if r.ok]
     tot: dict[str, Any] = {"molecules": len(results), "succeeded": len(ok),
                            "failed": len(results) - len(ok),
                            "conformers": sum(r.num_conformers for r in ok)}
-    for key in ("sampled", "stereo_rejected", "mirrored", "dropped", "pruned", "relax_failed"):
+    for key in ("sampled", "stereo_rejected", "mirrored", "geometry_rejected",
+                *(f"gate_{g}" for g in GATE_KINDS), "dropped", "pruned", "relax_failed"):
         tot[key] = sum(r.stats.get(key, 0) for r in results)
     if seconds is not None:
         tot["seconds"] = seconds
@@ -442,7 +521,16 @@ def summary_line(summary: dict[str, Any]) -> str:
     return (
         f"{summary['succeeded']}/{summary['molecules']} molecules, {summary['conformers']} "
         f"conformers; stereo: {summary['sampled']} sampled, {summary['stereo_rejected']} "
-        f"rejected and resampled, {summary['mirrored']} mirrored, {summary['dropped']} dropped"
+        f"rejected and resampled, {summary['mirrored']} mirrored; geometry: "
+        f"{_geometry_part(summary)}; {summary['dropped']} dropped"
         + (f"; {summary['pruned']} pruned" if summary.get("pruned") else "")
         + (f"; {summary['seconds']:.1f} s" if "seconds" in summary else "")
     )
+
+
+def _geometry_part(summary: dict[str, Any]) -> str:
+    """``"3 rejected (bond 2, clash 1)"`` or ``"0 rejected"``."""
+    n = int(summary.get("geometry_rejected", 0))
+    kinds = ", ".join(f"{g.replace('_', ' ')} {summary[f'gate_{g}']}" for g in GATE_KINDS
+                      if summary.get(f"gate_{g}"))
+    return f"{n} rejected" + (f" ({kinds})" if kinds else "")

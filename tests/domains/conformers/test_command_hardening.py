@@ -12,7 +12,7 @@ from rdkit import Chem
 from molediff.domains.conformers import command
 from molediff.domains.conformers.command import main
 
-FAST = ["--steps", "3", "-q"]
+FAST = ["--steps", "8", "-q"]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -79,7 +79,7 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     # samples decoded to RDKit molecules keep the input graph
     from molediff.inference import load_model
     from molediff.inference.checkpoint import export_checkpoint
-    from molediff.utils.errors import UsageError
+    from molediff.utils.errors import InputError, UsageError
 
     ckpt = export_checkpoint(tmp_path / "checkpoints" / "last.ckpt", tmp_path / "slim.pt")
     model = load_model(ckpt, steps=4)
@@ -87,12 +87,10 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     x, cond, space = model.domain.template(2, condition=["CCO", "C1CC1N"])
     samples = model.domain.decode(torch.randn_like(x), cond, space)
     assert [Chem.MolToSmiles(Chem.RemoveHs(m)) for m in samples] == ["CCO", "NC1CC1"]
-    res = model.generate(2, condition=["CCO"], seed=0, max_rounds=1)
-    assert len(res) == 1 and res[0].ok and res[0].num_conformers == 2
-    assert Chem.MolToSmiles(Chem.RemoveHs(res[0].mol)) == "CCO"
-    m = model.domain.metrics(res)
-    assert m["num_samples"] == 2 and m["molecules"] == 1 and 0 <= m["connectivity_match"] <= 1
-    assert model.stats["nfe"] > 0 and model.stats["sampling_seconds"] > 0
+    # 40 training steps cannot place atoms yet: the geometry gate refuses every draw
+    with pytest.raises(InputError, match="geometry check"):
+        model.generate(2, condition=["CCO"], seed=0, max_rounds=2)
+    assert model.stats["nfe"] > 0  # it did sample before refusing
     # the exported sampling default is what the loaded model then uses
     restart = {"name": "restart", "steps": 5, "options": {"restarts": 1}}
     model = load_model(export_checkpoint(ckpt, tmp_path / "restart.pt", sampler=restart))
