@@ -17,5 +17,7 @@ def test_readme_python_blocks_run():
     assert scope["x"].shape == (12, 3) and scope["nfe"] == 20
     assert scope["space"].centre(scope["x"]).abs().max() < 1e-5
     assert torch.isfinite(scope["loss"])
-    # The checkpoint example: ten stereo-checked conformers of aspirin, DPM-Solver++(2M).
-    assert scope["results"][0].num_conformers == 10 and scope["model"].sampler.steps == 20
+    # The checkpoint example: ten checked conformers of aspirin with the shipped sampler.
+    res = scope["results"][0]
+    assert res.num_conformers == 10 and scope["model"].sampler.name == "heun"
+    assert res.stats["sampled"] == 10 + res.stats["geometry_rejected"] + res.stats["stereo_rejected"]
