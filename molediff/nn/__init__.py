@@ -5,8 +5,7 @@ Submodules are imported lazily so that ``import molediff.nn`` does not pull in e
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from molediff.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "EGNN": "molediff.nn.egnn",
@@ -27,7 +26,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'molediff.nn' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

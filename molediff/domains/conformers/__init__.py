@@ -6,8 +6,7 @@ and output path before torch, PyG and RDKit load.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from molediff.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "ConformerDomain": "molediff.domains.conformers.domain",
@@ -18,7 +17,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
