@@ -529,8 +529,9 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 
 def _geometry_part(summary: dict[str, Any]) -> str:
-    """``"3 rejected (bond 2, clash 1)"`` or ``"0 rejected"``."""
+    """``"3 rejected (failed checks: bond 2, clash 1)"`` or ``"0 rejected"``; one draw can
+    fail several checks, so the per-check counts may add up to more than the draws."""
     n = int(summary.get("geometry_rejected", 0))
     kinds = ", ".join(f"{g.replace('_', ' ')} {summary[f'gate_{g}']}" for g in GATE_KINDS
                       if summary.get(f"gate_{g}"))
-    return f"{n} rejected" + (f" ({kinds})" if kinds else "")
+    return f"{n} rejected" + (f" (failed checks: {kinds})" if kinds else "")

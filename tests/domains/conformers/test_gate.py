@@ -70,7 +70,7 @@ def test_torn_first_draw_is_resampled_and_counted():
     summary = summarize([res])
     assert summary["geometry_rejected"] == 1 and summary["gate_bond"] == 1
     line = summary_line(summary)
-    assert "geometry: 1 rejected (bond 1" in line, line
+    assert "geometry: 1 rejected (failed checks: bond 1" in line, line
 
 
 def test_always_torn_molecule_fails_with_the_reasons():
@@ -88,7 +88,7 @@ def test_always_torn_molecule_fails_with_the_reasons():
     assert not ethanol.ok and "geometry check" in ethanol.error
     summ = summarize(res)
     assert summ["failed"] == 2 and summ["geometry_rejected"] == 10 and summ["dropped"] == 5
-    assert "geometry: 10 rejected (bond 10" in summary_line(summ)
+    assert "geometry: 10 rejected (failed checks: bond 10" in summary_line(summ)
 
 
 def test_clash_is_named_in_the_failure():
