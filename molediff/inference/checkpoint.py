@@ -59,22 +59,25 @@ def _walk(node: Any, fn: Callable[[dict[str, Any]], None]) -> Any:
     return node
 
 
+def _rekey(node: dict[str, Any], old: str, new: str, value: Any) -> None:
+    """Replace ``node[old]`` by ``node[new] = value`` in the same (first) place, so the
+    stored YAML reads like the config it came from."""
+    rest = {k: v for k, v in node.items() if k != old}
+    node.clear()
+    node.update({new: value, **rest})
+
+
 def _targets_to_names(node: dict[str, Any]) -> None:
     target = node.get("_target_")
-    if isinstance(target, str):
-        name = registry.name_of(target)
-        if name is not None:
-            rest = {k: v for k, v in node.items() if k != "_target_"}
-            node.clear()
-            node.update({"_name_": name, **rest})  # first, where _target_ was: readable
+    name = registry.name_of(target) if isinstance(target, str) else None
+    if name is not None:
+        _rekey(node, "_target_", "_name_", name)
 
 
 def _names_to_targets(node: dict[str, Any]) -> None:
     name = node.get("_name_")
     if isinstance(name, str):
-        rest = {k: v for k, v in node.items() if k != "_name_"}
-        node.clear()
-        node.update({"_target_": registry.target_of(name), **rest})
+        _rekey(node, "_name_", "_target_", registry.target_of(name))
 
 
 def config_to_yaml(cfg: DictConfig | dict[str, Any]) -> str:

@@ -85,7 +85,6 @@ class Model:
             x, nfe = sample(self.sampler.fn, fn, template.float(), sigmas, space=space,
                             cond=cond, generator=generator, **self.sampler.options)
         self.stats["nfe"] = float(nfe)
-        self.stats["draws"] = self.stats.get("draws", 0.0) + 1
         return x
 
     def generate(
@@ -141,7 +140,6 @@ class Model:
             if bar is not None:
                 bar.close()
         self.stats["sampling_seconds"] = time.perf_counter() - start
-        self.stats.pop("draws", None)
         return samples
 
     def to(self, device: torch.device | str) -> Model:

@@ -138,36 +138,43 @@ def run_entry(main: MainFn, argv: Sequence[str] | None, prog: str) -> int:
         sys.argv = [sys.argv[0], *args]
     try:
         status = main(args)
-    except MolediffError as exc:
-        code = _exit_code(exc)
+    except (Exception, KeyboardInterrupt):
+        return report_exception(prog, debug)
+    finally:
+        if from_sys_argv and flag:
+            sys.argv = saved_sys_argv
+    return 0 if status is None else int(status)
+
+
+def report_exception(prog: str, debug: bool) -> int:
+    """Report the exception being handled the way every entry point does and return the
+    exit status (see the module docstring): one line, or the traceback when ``debug``.
+    Also used by the Hydra commands' handler, after it has cleaned up the run directory."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, MolediffError):
         if debug:
             _print_traceback()
         else:
             _say(f"{prog}: error: {one_line(exc) or type(exc).__name__}")
-        return code
-    except KeyboardInterrupt:
+        return _exit_code(exc)
+    if isinstance(exc, KeyboardInterrupt):
         if debug:
             _print_traceback()
         _say(f"{prog}: interrupted; nothing written")
         return EXIT_INTERRUPTED
-    except ModuleNotFoundError as exc:
+    if isinstance(exc, ModuleNotFoundError):
         hint = missing_extra_message(exc)
         if hint is None or debug:
             return _internal_error(prog, debug)
         _say(f"{prog}: error: {hint}")
         return 2
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         if not _stdout_is_broken():
             # a pipe of our own (a worker, a subprocess) broke: that is a bug, not `| head`
             return _internal_error(prog, debug)
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except Exception:
-        return _internal_error(prog, debug)
-    finally:
-        if from_sys_argv and flag:
-            sys.argv = saved_sys_argv
-    return 0 if status is None else int(status)
+    return _internal_error(prog, debug)
 
 
 def entry_point(prog: str) -> Callable[[MainFn], Callable[..., int]]:

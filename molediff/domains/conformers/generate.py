@@ -403,14 +403,19 @@ def _count_gate_failure(stats: dict[str, int], failed: set[str]) -> None:
         stats[f"gate_{kind}"] += 1
 
 
+def _gate_counts(stats: dict[str, Any]) -> str:
+    """``"bond 2, clash 1"``: the non-zero per-check failure counts of ``stats``."""
+    return ", ".join(f"{g.replace('_', ' ')} {stats[f'gate_{g}']}" for g in GATE_KINDS
+                     if stats.get(f"gate_{g}"))
+
+
 def _no_conformer_error(stats: dict[str, int]) -> str:
     """Why a molecule ended without conformers, e.g. ``"no conformer passed the geometry
     check (bond 25, clash 3 of 60 draws)"``."""
     if not stats.get("geometry_rejected"):
         return "no conformer passed the stereo check"
-    kinds = ", ".join(f"{g.replace('_', ' ')} {stats[f'gate_{g}']}" for g in GATE_KINDS
-                      if stats.get(f"gate_{g}"))
-    msg = f"no conformer passed the geometry check ({kinds} of {stats['sampled']} draws)"
+    msg = (f"no conformer passed the geometry check ({_gate_counts(stats)} of "
+           f"{stats['sampled']} draws)")
     if stats.get("stereo_rejected"):
         msg += f"; {stats['stereo_rejected']} other draws failed the stereo check"
     return msg
@@ -532,6 +537,5 @@ def _geometry_part(summary: dict[str, Any]) -> str:
     """``"3 rejected (failed checks: bond 2, clash 1)"`` or ``"0 rejected"``; one draw can
     fail several checks, so the per-check counts may add up to more than the draws."""
     n = int(summary.get("geometry_rejected", 0))
-    kinds = ", ".join(f"{g.replace('_', ' ')} {summary[f'gate_{g}']}" for g in GATE_KINDS
-                      if summary.get(f"gate_{g}"))
+    kinds = _gate_counts(summary)
     return f"{n} rejected" + (f" (failed checks: {kinds})" if kinds else "")
