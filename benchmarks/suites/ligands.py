@@ -1,33 +1,32 @@
-"""Ligand suite: drug-like PDB ligands (CCD ideal geometries), the bundled diffusion model
-vs RDKit ETKDGv3, same K, same run, with and without MMFF94 relaxation.
+"""Ligand suite: drug-like PDB ligands (CCD scaffold-split test part), a diffusion
+checkpoint vs RDKit ETKDGv3, same molecules, same K, same run, with and without MMFF94.
 
 Data: N ligands of the test part of the fixed CCD scaffold split (``data/ccd_split``;
 quick: 10, full: 40), drawn with a fixed permutation (seed 0) and converted from the
 CCD bundled with biotite (:mod:`molediff.domains.chem.ccd`). Each method gets the
 molecule graph (explicit H, stereo tags perceived from the ideal geometry, no
-coordinates) and returns K = 10 conformers.
+coordinates) and returns K conformers (full: K = 50, and its first 10 as K = 10; quick:
+K = 10). Two references per ligand: the CCD *ideal* geometry (one energy-minimised
+conformer) and the *experimental* model coordinates of the same component (the
+conformation in the crystal structure it was defined from; ligands without complete
+heavy-atom model coordinates are skipped for that reference only).
 
-Metrics per method:
+Metrics per method, K and reference: ``cov_r@0.75`` / ``cov_r@1.25`` (share of ligands
+with a conformer within 0.75 / 1.25 Å, symmetry-aware heavy-atom RMSD after alignment; a
+ligand without conformers counts as 0), ``amr_r`` (mean best RMSD over ligands with
+conformers, Å), ``failures``. Per method: PoseBusters ``mol`` checks with the energy
+check on the first 10 conformers of each ligand, the share of conformers passing our
+geometry gate (:mod:`molediff.domains.chem.geometry`) and the independent MMFF94 check
+(:mod:`molediff.domains.conformers.mmff_check`), ``conformers_per_second`` (relaxed rows
+include the MMFF time), ``stereo_ok``, and the diversity of the returned ensembles.
 
-- ``cov_r@0.75`` / ``cov_r@1.25``: share of ligands with a generated conformer within
-  0.75 / 1.25 Å of the single CCD ideal geometry (symmetry-aware heavy-atom RMSD after
-  alignment, :func:`molediff.domains.conformers.metrics.ensemble_metrics`); a ligand
-  without conformers counts as 0. ``amr_r``: mean over ligands with conformers of the
-  best RMSD (Å); ``failures``: ligands without any conformer; ``diversity``: mean
-  pairwise heavy-atom RMSD (Å) between a ligand's returned conformers, averaged;
-- PoseBusters ``mol`` checks on every generated conformer
-  (:mod:`molediff.domains.conformers.plausibility`, internal energy included): the
-  all-pass rate and the rate of each check; the same checks on the CCD ideal geometries
-  are the "reference" row;
-- ``conformers_per_second`` (relaxed rows include the MMFF time) and ``stereo_ok``
-  (share of returned conformers whose R/S and E/Z perceived from 3D match the input).
-
-The CCD ideal geometry is one energy-minimised conformer, not the bioactive pose nor a
-Boltzmann ensemble, so COV-R here measures recall of one low-energy conformer.
+The model is the bundled conformer checkpoint, or the file named by the environment
+variable ``MOLEDIFF_BENCH_CONFORMER_CHECKPOINT``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,8 @@ from benchmarks.suites._conformer_common import (
     run_ours,
     stereo_ok,
 )
-from molediff.domains.chem.ccd import convert_components, load_ccd_split
+from molediff.domains.chem.ccd import convert_components, load_ccd_split, with_model_conformer
+from molediff.domains.chem.geometry import DEFAULT_GATE
 from molediff.domains.conformers.evaluation import num_conformers, queries_of
 from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize
 from molediff.domains.conformers.metrics import (
@@ -49,11 +49,15 @@ from molediff.domains.conformers.metrics import (
     ensemble_diversity,
     ensemble_metrics,
 )
+from molediff.domains.conformers.mmff_check import mmff_pass_rate
 from molediff.domains.conformers.plausibility import pass_rates, posebusters_checks
 from molediff.inference import load_model
 
-K = 10
 THRESHOLDS = (DRUGS_THRESHOLD, DRUGS_THRESHOLD_LOOSE)
+#: K of the quality columns (PoseBusters with the energy check is slow)
+K_QUALITY = 10
+CHECKPOINT_ENV = "MOLEDIFF_BENCH_CONFORMER_CHECKPOINT"
+
 # short column names of the per-check table
 _CHECK_LABELS = {
     "sanitization": "sanit.",
@@ -76,29 +80,66 @@ def test_ligands(n: int, seed: int = 0) -> tuple[list[str], list[Chem.Mol]]:
     return picked, convert_components(picked)
 
 
-def _row(name: str, ids: list[str], refs: list[Chem.Mol], gens: list[Chem.Mol | None],
-         seconds: float) -> dict[str, Any]:
-    references = dict(zip(ids, refs, strict=True))
-    generated = dict(zip(ids, gens, strict=True))
+def first_k(mols: list[Chem.Mol | None], k: int) -> list[Chem.Mol | None]:
+    """Copies keeping each molecule's first ``k`` conformers (a K = k ensemble drawn from
+    a larger one: ours seeds every draw on its own, ETKDG embeds them in order)."""
+    out: list[Chem.Mol | None] = []
+    for mol in mols:
+        if mol is None:
+            out.append(None)
+            continue
+        keep = Chem.Mol(mol)
+        keep.RemoveAllConformers()
+        for conf in list(mol.GetConformers())[:k]:
+            keep.AddConformer(Chem.Conformer(conf), assignId=True)
+        out.append(keep)
+    return out
+
+
+def gate_pass_rate(mols: list[Chem.Mol | None]) -> float:
+    """Share of all conformers that pass the geometry gate."""
+    passed = total = 0
+    for mol in mols:
+        if mol is None:
+            continue
+        plan = DEFAULT_GATE.plan(mol)
+        for conf in mol.GetConformers():
+            total += 1
+            passed += int(plan.check(np.asarray(conf.GetPositions())).ok)
+    return passed / total if total else float("nan")
+
+
+def recall(ids: list[str], refs: list[Chem.Mol | None], gens: list[Chem.Mol | None]
+           ) -> dict[str, float]:
+    """COV-R at both thresholds and AMR-R over the ligands that have a reference."""
+    keep = [i for i, r in enumerate(refs) if r is not None]
+    references = {ids[i]: refs[i] for i in keep}
+    generated = {ids[i]: gens[i] for i in keep}
     cov = {t: ensemble_metrics(references, generated, threshold=t) for t in THRESHOLDS}
-    n_conf = num_conformers(gens)
-    rates = pass_rates(posebusters_checks(gens, energy=True))
     lo = cov[DRUGS_THRESHOLD]
+    return {"num_molecules": len(keep), "failures": lo.num_failures,
+            **{f"cov_r@{t}": cov[t].cov_r_mean for t in THRESHOLDS},
+            "amr_r": lo.amr_r_mean, "amr_r_median": lo.amr_r_median}
+
+
+def quality(refs: list[Chem.Mol], gens: list[Chem.Mol | None], seconds: float
+            ) -> dict[str, Any]:
+    """Per-method columns: plausibility, gate, MMFF check, speed, stereo, diversity."""
+    n_conf = num_conformers(gens)
+    rates = pass_rates(posebusters_checks(first_k(gens, K_QUALITY), energy=True))
+    sane, unchecked = mmff_pass_rate(gens)
     spread = np.array([ensemble_diversity(g) for g in gens])
     return {
-        "method": name,
-        "num_molecules": len(refs),
-        "failures": lo.num_failures,
         "conformers": n_conf,
-        **{f"cov_r@{t}": cov[t].cov_r_mean for t in THRESHOLDS},
-        "amr_r": lo.amr_r_mean,
-        "amr_r_median": lo.amr_r_median,
-        "diversity": float(np.nanmean(spread)) if np.isfinite(spread).any() else float("nan"),
         "posebusters_all_pass": rates["all_pass"],
         "posebusters": rates,
+        "gate_pass": gate_pass_rate(gens),
+        "mmff_sane": sane,
+        "mmff_unchecked": unchecked,
         "seconds": float(seconds),
         "conformers_per_second": n_conf / seconds if seconds > 0 else float("nan"),
         "stereo_ok": stereo_ok(refs, gens),
+        "diversity": float(np.nanmean(spread)) if np.isfinite(spread).any() else float("nan"),
     }
 
 
@@ -107,41 +148,52 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Run the suite; ``quick``: 10 ligands, else 40 (K = 10 each).
-
-    40 because our side costs about a minute per ligand on one CPU thread: the network
-    sees all atom pairs of a ~50-atom molecule, and ligands with several stereocentres
-    need several rounds of resampling (the model picks relative configurations at random).
-    """
+    """Run the suite; ``quick``: 10 ligands, K = 10; full: 40 ligands, K = 50 and 10."""
     torch.set_num_threads(1)
     n = 10 if quick else 40
+    ks = (10,) if quick else (10, 50)
+    k_max = max(ks)
     ids, refs = test_ligands(n)
+    experimental = [with_model_conformer(m, i) for m, i in zip(refs, ids, strict=True)]
+    references = {"ideal": list(refs), "experimental": experimental}
     queries = queries_of(refs)
-    model = load_model(BUNDLED_CHECKPOINT)
-    rows = []
+    model = load_model(os.environ.get(CHECKPOINT_ENV) or BUNDLED_CHECKPOINT)
 
-    ours, results, t_ours = run_ours(model, queries, K, seed=0, batch_size=100)
-    rows.append(_row("molediff (ours)", ids, refs, ours, t_ours))
+    methods: dict[str, tuple[list[Chem.Mol | None], float]] = {}
+    ours, results, t_ours = run_ours(model, queries, k_max, seed=0, batch_size=100)
+    methods["molediff (ours)"] = (ours, t_ours)
     counts = summarize(results)
     relaxed, relax_dropped, t_relax = relax_keeping_stereo(ours, queries)
-    rows.append(_row("molediff + MMFF", ids, refs, relaxed, t_ours + t_relax))
+    methods["molediff + MMFF"] = (relaxed, t_ours + t_relax)
     for mmff in (False, True):
-        gens, seconds = run_etkdg(queries, K, mmff=mmff)
-        rows.append(_row("ETKDGv3 + MMFF" if mmff else "ETKDGv3", ids, refs, gens, seconds))
+        gens, seconds = run_etkdg(queries, k_max, mmff=mmff)
+        methods["ETKDGv3 + MMFF" if mmff else "ETKDGv3"] = (gens, seconds)
+
+    rows, recall_rows = [], []
+    for name, (gens, seconds) in methods.items():
+        rows.append({"method": name, **quality(refs, gens, seconds)})
+        for k in ks:
+            subset = first_k(gens, k)
+            for ref_name, ref_mols in references.items():
+                recall_rows.append({"method": name, "k": k, "reference": ref_name,
+                                    **recall(ids, ref_mols, subset)})
     reference = pass_rates(posebusters_checks(refs, energy=True))
 
-    heavy = np.array([m.GetNumHeavyAtoms() for m in refs])
-    header = (
-        "| method | ligands | K | COV-R 0.75 Å | COV-R 1.25 Å | AMR-R (Å) | diversity (Å) | "
-        "failed | PB all pass | conf/s | stereo ok |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    lines = [
-        f"| {r['method']} | {r['num_molecules']} | {K} | {_fmt(r['cov_r@0.75'])} | "
-        f"{_fmt(r['cov_r@1.25'])} | {_fmt(r['amr_r'])} | {_fmt(r['diversity'])} | {r['failures']} | "
-        f"{_fmt(r['posebusters_all_pass'])} | {_fmt(r['conformers_per_second'], 1)} | "
-        f"{_fmt(r['stereo_ok'], 3)} |"
-        for r in rows
-    ]
+    recall_header = (
+        "| method | K | reference | ligands | COV-R 0.75 Å | COV-R 1.25 Å | AMR-R (Å) | "
+        "failed |\n|---|---|---|---|---|---|---|---|\n")
+    recall_lines = [
+        f"| {r['method']} | {r['k']} | {r['reference']} | {r['num_molecules']} | "
+        f"{_fmt(r['cov_r@0.75'])} | {_fmt(r['cov_r@1.25'])} | {_fmt(r['amr_r'])} | "
+        f"{r['failures']} |" for r in recall_rows]
+    quality_header = (
+        f"| method | conformers | PB all pass (first {K_QUALITY}) | gate pass | MMFF check | "
+        "conf/s | stereo ok | diversity (Å) |\n|---|---|---|---|---|---|---|---|\n")
+    quality_lines = [
+        f"| {r['method']} | {r['conformers']} | {_fmt(r['posebusters_all_pass'])} | "
+        f"{_fmt(r['gate_pass'])} | {_fmt(r['mmff_sane'])} | "
+        f"{_fmt(r['conformers_per_second'], 1)} | {_fmt(r['stereo_ok'], 3)} | "
+        f"{_fmt(r['diversity'])} |" for r in rows]
     checks = list(_CHECK_LABELS)
     pb_header = ("| PoseBusters pass rate | " + " | ".join(_CHECK_LABELS.values())
                  + " | all |\n|---" + "|---" * (len(checks) + 1) + "|\n")
@@ -150,37 +202,28 @@ def run(quick: bool) -> dict[str, Any]:
         f"| {name} | " + " | ".join(_fmt(rates[c]) for c in checks) + f" | {_fmt(rates['all_pass'])} |"
         for name, rates in pb_rows
     ]
+    heavy = np.array([m.GetNumHeavyAtoms() for m in refs])
     sc = counts
-    ours_row, etkdg_row = rows[0], rows[2]
-    verdict = (
-        f"\nMeasured: ours covers {ours_row['cov_r@0.75']:.0%} of the ligands within 0.75 Å "
-        f"({ours_row['cov_r@1.25']:.0%} within 1.25 Å) against ETKDGv3's "
-        f"{etkdg_row['cov_r@0.75']:.0%} ({etkdg_row['cov_r@1.25']:.0%}); "
-        f"{ours_row['posebusters_all_pass']:.0%} of its raw conformers pass every PoseBusters "
-        f"check against ETKDGv3's {etkdg_row['posebusters_all_pass']:.0%}, and it returns "
-        f"{ours_row['conformers_per_second']:.2f} conformers/s against "
-        f"{etkdg_row['conformers_per_second']:.1f}. The model has only seen QM9 molecules (at "
-        f"most 9 heavy atoms); {np.mean(heavy > 9):.0%} of these ligands are larger.\n"
-    )
-    note = verdict + (
+    note = (
         f"\n{len(refs)} ligands of the CCD scaffold-split test part ({heavy.min()}-{heavy.max()} "
-        f"heavy atoms, median {int(np.median(heavy))}); reference: the CCD ideal geometry "
-        f"(one conformer per ligand). Ours (bundled checkpoint, {model.trained_steps} steps in "
-        f"its last training run, on QM9 only; {model.sampler.name}, {model.sampler.steps} steps): "
-        f"{sc['sampled']} samples drawn for {len(refs) * K} slots; {sc['stereo_rejected']} "
-        f"rejected by the stereo check and resampled, {sc['mirrored']} mirrored, "
-        f"{sc['dropped']} slots dropped ({sc['failed']} ligands without any conformer); MMFF "
-        f"changed the stereo of {relax_dropped} relaxed conformers (dropped). PB: PoseBusters "
-        f"`mol` checks per generated conformer (the loading, InChI and radical checks are "
-        f"left out of the table, all are in the JSON). One CPU thread on a shared 2-core "
-        f"machine.\n"
+        f"heavy atoms, median {int(np.median(heavy))}); {sum(e is not None for e in experimental)} "
+        f"have complete experimental model coordinates. Ours: {model.path.name if model.path else '?'} "
+        f"({model.trained_steps} steps in its last training run; elements "
+        f"{' '.join(model.domain.elements)}; {model.sampler.name}, {model.sampler.steps} steps): "
+        f"{sc['sampled']} samples drawn for {len(refs) * k_max} slots; {sc['stereo_rejected']} "
+        f"rejected by the stereo check, {sc['mirrored']} mirrored, {sc.get('geometry_rejected', 0)} "
+        f"failed checks of the geometry gate, {sc['dropped']} slots dropped ({sc['failed']} "
+        f"ligands without any conformer); MMFF changed the stereo of {relax_dropped} relaxed "
+        f"conformers (dropped). One CPU thread on a shared 2-core machine.\n"
     )
     return {
-        "table": header + "\n".join(lines) + "\n\n" + pb_header + "\n".join(pb_lines) + "\n" + note,
+        "table": recall_header + "\n".join(recall_lines) + "\n\n" + quality_header
+        + "\n".join(quality_lines) + "\n\n" + pb_header + "\n".join(pb_lines) + "\n" + note,
         "rows": rows,
+        "recall": recall_rows,
         "reference_posebusters": reference,
         "ligands": ids,
-        "k": K,
+        "k": list(ks),
         "num_molecules": len(refs),
         "stereo_counts": {k: v for k, v in sc.items() if isinstance(v, int)},
         "relax_stereo_dropped": relax_dropped,

@@ -182,6 +182,57 @@ def component_atoms(comp_id: str) -> AtomArray:
     return array
 
 
+def component_model_coords(comp_id: str) -> np.ndarray:
+    """The component's *experimental* model coordinates (Å, ``float64 [n_atoms, 3]``, the
+    atom order of :func:`component_atoms` and :func:`component_to_mol`): the conformation
+    seen in the crystal structure the component was defined from. Atoms without model
+    coordinates (often hydrogens) are NaN rows.
+
+    Raises:
+        KeyError: unknown component, or an entry without atoms.
+    """
+    from biotite.structure.info import get_from_ccd
+
+    atoms = get_from_ccd("chem_comp_atom", comp_id)
+    if atoms is None:
+        raise KeyError(f"{comp_id!r} is not in the bundled CCD or lists no atoms")
+    cols = []
+    for dim in "xyz":
+        col = atoms[f"model_Cartn_{dim}"]
+        values = np.full(col.as_array(str).shape, np.nan)
+        present = np.ones(values.shape, bool) if col.mask is None else col.mask.array == 0
+        values[present] = col.as_array(str)[present].astype(np.float64)
+        cols.append(values)
+    return np.stack(cols, axis=1)
+
+
+def with_model_conformer(mol: Chem.Mol, comp_id: str) -> Chem.Mol | None:
+    """A copy of ``mol`` (from :func:`component_to_mol`) whose only conformer holds the
+    experimental model coordinates, hydrogens removed (they are often absent from the
+    model); ``None`` when a heavy atom has no model coordinate or two heavy atoms
+    coincide (placeholder coordinates)."""
+    xyz = component_model_coords(comp_id)
+    if xyz.shape[0] != mol.GetNumAtoms():
+        return None
+    heavy = np.array([a.GetAtomicNum() > 1 for a in mol.GetAtoms()])
+    if not np.all(np.isfinite(xyz[heavy])):
+        return None
+    d = np.linalg.norm(xyz[heavy][:, None] - xyz[heavy][None], axis=-1)
+    d[np.diag_indices_from(d)] = np.inf
+    if d.min() < MIN_ATOM_DISTANCE:
+        return None
+    out = Chem.Mol(mol)
+    out.RemoveAllConformers()
+    conf = Chem.Conformer(out.GetNumAtoms())
+    for i, p in enumerate(np.nan_to_num(xyz).tolist()):
+        conf.SetAtomPosition(i, p)
+    conf.Set3D(True)
+    out.AddConformer(conf, assignId=True)
+    out = Chem.RemoveHs(out, sanitize=False)
+    out.SetProp("_Name", comp_id)
+    return out
+
+
 def _check_header(comp_id: str) -> None:
     head = _header(comp_id)
     if head["pdbx_release_status"] != "REL":

@@ -1,8 +1,12 @@
-"""QM9 conformer data: molecular graph (condition) + DFT coordinates in Å (the diffusion variable).
+"""Conformer data: molecular graph (condition) + 3D coordinates in Å (the diffusion variable).
+
+Sources: QM9 (DFT geometries, :class:`QM9ConformerDataset`) and drug-like PDB ligands
+(CCD ideal geometries, :class:`CCDConformerDataset`); :class:`MoleculeMix` concatenates
+them (each source repeated a chosen number of times) and keeps ``mol(k)``.
 
 One item is a torch_geometric ``Data`` from :func:`molediff.domains.chem.featurize.mol_to_data`
 with ``pos`` centred on the unweighted mean of all atoms (what ``GraphSpace.project``
-does), plus ``qm9_index``.  :func:`batch_to_diffusion` turns a PyG ``Batch`` into the
+does), plus ``source`` (``"qm9/<index>"`` or ``"ccd/<component ID>"``).  :func:`batch_to_diffusion` turns a PyG ``Batch`` into the
 ``(x0, cond, space)`` triple of the diffusion core.
 """
 
@@ -76,13 +80,77 @@ class QM9ConformerDataset(Dataset):
     def _make(self, k: int) -> Data:
         data = mol_to_data(self.mol(k))
         data.pos = data.pos - data.pos.mean(dim=0, keepdim=True)
-        data.qm9_index = int(self.qm9.index[k])
+        data.source = f"qm9/{int(self.qm9.index[k])}"
         return data
 
     def __getitem__(self, k: int) -> Data:
         if self._items is not None:
             return self._items[k]
         return self._make(int(k))
+
+
+class CCDConformerDataset(Dataset):
+    """Drug-like PDB ligands (8–50 heavy atoms, H C N O F P S Cl Br I) of one part of the
+    fixed CCD scaffold split, with their CCD ideal geometry, featurised on access.
+
+    Args:
+        split: ``"train"``, ``"valid"`` or ``"test"`` (``data/ccd_split/split.npz``).
+        limit: only the first ``limit`` components (sorted IDs); converted directly,
+            without building the on-disk cache.
+    """
+
+    def __init__(self, split: str = "train", limit: int | None = None) -> None:
+        from molediff.domains.chem.ccd import CCDLigands
+
+        self.ligands = CCDLigands(split=split, limit=limit)
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.ligands)
+
+    def mol(self, k: int) -> Chem.Mol:
+        """RDKit molecule of item ``k`` (explicit H, CCD ideal conformer in Å)."""
+        return self.ligands.mol(k)
+
+    def __getitem__(self, k: int) -> Data:
+        data = mol_to_data(self.mol(int(k)))
+        data.pos = data.pos - data.pos.mean(dim=0, keepdim=True)
+        data.source = f"ccd/{self.ligands.ids[int(k)]}"
+        return data
+
+
+class MoleculeMix(Dataset):
+    """Several molecule datasets end to end, dataset ``i`` repeated ``repeats[i]`` times
+    (a smaller source weighted up without copying it); ``mol(k)`` follows ``__getitem__``."""
+
+    def __init__(self, parts: Sequence[Dataset], repeats: Sequence[int] | None = None) -> None:
+        repeats = [1] * len(parts) if repeats is None else [int(r) for r in repeats]
+        if len(repeats) != len(parts) or any(r < 0 for r in repeats):
+            raise ValueError(f"need one repeat count >= 0 per dataset, got {repeats}")
+        self.parts = [p for p, r in zip(parts, repeats, strict=True) if r > 0 and len(p)]
+        self.repeats = [r for p, r in zip(parts, repeats, strict=True) if r > 0 and len(p)]
+        sizes = [len(p) * r for p, r in zip(self.parts, self.repeats, strict=True)]
+        self._ends = np.cumsum(sizes).tolist()
+
+    def __len__(self) -> int:
+        return int(self._ends[-1]) if self._ends else 0
+
+    def _locate(self, k: int) -> tuple[Dataset, int]:
+        k = int(k)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        i = int(np.searchsorted(self._ends, k, side="right"))
+        start = self._ends[i - 1] if i else 0
+        part = self.parts[i]
+        return part, (k - start) % len(part)
+
+    def mol(self, k: int) -> Chem.Mol:
+        part, j = self._locate(k)
+        return part.mol(j)  # type: ignore[attr-defined]
+
+    def __getitem__(self, k: int) -> Data:
+        part, j = self._locate(k)
+        return part[j]
 
 
 def collate(items: Sequence[Data]) -> Batch:

@@ -60,6 +60,9 @@ class _CachedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
 
+    def mol(self, k: int) -> Chem.Mol:
+        return self.base.mol(k)  # type: ignore[attr-defined]
+
     def __getitem__(self, k: int) -> Data:
         k = int(k)
         item = self._cache.get(k)
@@ -144,6 +147,10 @@ class ConformerDomain(GraphDomain):
         elements: element symbols the model is trained on; generation refuses molecules
             with any other element before sampling (a model cannot place atoms it has
             never seen: C–I bonds come out at C–C lengths). Default: QM9's H C N O F.
+        ccd_repeats: also train on the drug-like ligands of the CCD train split (ideal
+            geometries; 8–50 heavy atoms, H C N O F P S Cl Br I), repeated this many times
+            per epoch next to QM9's train split (0: QM9 only). Validation then adds the
+            first ``limit_val`` ligands of the CCD valid split.
 
     Attribute ``geometry_gate``: the :class:`~molediff.domains.chem.geometry.GeometryGate`
     every generated conformer must pass (default: the fitted table); replace it to check
@@ -160,6 +167,7 @@ class ConformerDomain(GraphDomain):
         max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS,
         cache: bool = True,
         elements: Sequence[str] = QM9_ELEMENTS,
+        ccd_repeats: int = 0,
     ) -> None:
         super().__init__(sigma_data=sigma_data, cond_dropout=0.0)
         if isinstance(elements, str) or not elements:
@@ -171,6 +179,9 @@ class ConformerDomain(GraphDomain):
         self.limit_val = limit_val
         self.max_heavy_atoms = int(max_heavy_atoms)
         self.cache = cache
+        if int(ccd_repeats) < 0:
+            raise ValueError(f"ccd_repeats must be >= 0, got {ccd_repeats}")
+        self.ccd_repeats = int(ccd_repeats)
         self._train: Dataset | None = None
         self._val: Dataset | None = None
 
@@ -179,13 +190,23 @@ class ConformerDomain(GraphDomain):
         if self._train is not None:
             return
         from molediff.domains.chem.split import train_val_data
-        from molediff.domains.conformers.data import QM9ConformerDataset
+        from molediff.domains.conformers.data import (
+            CCDConformerDataset,
+            MoleculeMix,
+            QM9ConformerDataset,
+        )
 
-        train_data, val_data = train_val_data(self.limit_train, self.limit_val)
-        train = QM9ConformerDataset(split=None, data=train_data)
-        val = QM9ConformerDataset(split=None, data=val_data)
         wrap = _CachedDataset if self.cache else (lambda d: d)
-        self._train, self._val = wrap(train), wrap(val)
+        train_data, val_data = train_val_data(self.limit_train, self.limit_val)
+        train = wrap(QM9ConformerDataset(split=None, data=train_data))
+        val = wrap(QM9ConformerDataset(split=None, data=val_data))
+        if self.ccd_repeats == 0:
+            self._train, self._val = train, val
+            return
+        ccd_train = wrap(CCDConformerDataset("train", limit=self.limit_train))
+        ccd_val = wrap(CCDConformerDataset("valid", limit=self.limit_val))
+        self._train = MoleculeMix([train, ccd_train], [1, self.ccd_repeats])
+        self._val = MoleculeMix([val, ccd_val])
 
 
 

@@ -57,6 +57,28 @@ def test_imatinib_conversion_keeps_ccd_atoms_bonds_and_ideal_coordinates() -> No
     assert sum(a.GetIsAromatic() for a in mol.GetAtoms()) == 24  # four aromatic 6-rings
 
 
+def test_experimental_model_coordinates_are_the_crystal_conformation() -> None:
+    from biotite.structure.info import get_from_ccd
+
+    mol = component_to_mol("STI")
+    xyz = ccd.component_model_coords("STI")
+    rows = get_from_ccd("chem_comp_atom", "STI")
+    assert xyz.shape == (68, 3)
+    np.testing.assert_allclose(xyz[:, 0], rows["model_Cartn_x"].as_array(float))
+    exp = ccd.with_model_conformer(mol, "STI")
+    assert exp is not None and exp.GetNumAtoms() == 37  # heavy atoms only
+    # the same molecule in another conformation: bonds agree, the shape does not
+    heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    ideal = mol.GetConformer().GetPositions()[heavy]
+    model = exp.GetConformer().GetPositions()
+    for b in exp.GetBonds():
+        i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+        assert abs(np.linalg.norm(model[i] - model[j]) - np.linalg.norm(ideal[i] - ideal[j])) < 0.15
+    from molediff.domains.conformers.metrics import best_rmsd
+
+    assert best_rmsd(exp, mol) > 0.5
+
+
 def test_stereo_from_ideal_geometry_matches_smiles_and_ccd_labels() -> None:
     assert _canonical(component_to_mol("IBP")) == _canonical(S_IBUPROFEN)
     assert _canonical(component_to_mol("EST")) == _canonical(ESTRADIOL)
