@@ -36,7 +36,7 @@ the model was never trained on (``elements``) are refused before any sampling.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,22 @@ def _sample_coordinates(draw: Draw, graphs: Sequence[Data], seeds: Sequence[int]
     return [x[ptr[i] : ptr[i + 1]] for i in range(len(graphs))]
 
 
+def _chunks(jobs: list[Any], sizes: list[int], batch_size: int, max_pairs: int
+            ) -> Iterator[list[Any]]:
+    """Consecutive batches of ``jobs``: at most ``batch_size`` jobs and (beyond the first
+    job) at most ``max_pairs`` atom pairs, ``sizes`` being each job's atom count."""
+    chunk: list[Any] = []
+    pairs = 0
+    for job, n in zip(jobs, sizes, strict=True):
+        if chunk and (len(chunk) == batch_size or pairs + n * n > max_pairs):
+            yield chunk
+            chunk, pairs = [], 0
+        chunk.append(job)
+        pairs += n * n
+    if chunk:
+        yield chunk
+
+
 def generate_conformers(
     draw: Draw,
     inputs: Sequence[MolInput],
@@ -261,6 +277,7 @@ def generate_conformers(
     progress: Callable[..., None] | None = None,
     elements: Sequence[str] | None = None,
     gate: GeometryGate = DEFAULT_GATE,
+    max_pairs: int = 32_768,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -274,6 +291,9 @@ def generate_conformers(
             from ``(seed, molecule, d)``, so a molecule's conformers do not depend on the
             batch size, on the other molecules or on their order.
         batch_size: graphs (conformers) per network batch, mixed across molecules.
+        max_pairs: a batch also stops before its atom pairs (``sum n_i^2``) exceed this,
+            so a batch of large molecules stays small and progress (rate, ETA) arrives
+            every few seconds; one graph is always taken.
         max_rounds: resampling rounds for stereo mismatches (1 = no resampling).
         relax: MMFF94-relax the accepted conformers (energies in kcal/mol).
         prune_rms: drop conformers within this heavy-atom RMSD (Å) of a kept one.
@@ -345,8 +365,8 @@ def generate_conformers(
             break
         if progress is not None:
             progress(0, stage=f"sampling round {rnd}" if rnd > 1 else "sampling")
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start : start + batch_size]
+        for chunk in _chunks(jobs, [graphs[i].num_nodes for i, _ in jobs],  # type: ignore[union-attr]
+                             batch_size, max_pairs):
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
             coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
             for (i, _), pos in zip(chunk, coords, strict=True):

@@ -129,6 +129,17 @@ def test_deterministic_and_batched_across_molecules(model):
     assert np.abs(pa[0] - pa[1]).max() > 1e-2
 
 
+def test_batches_of_large_molecules_stay_small():
+    from molediff.domains.conformers.generate import _chunks
+
+    jobs = list(range(7))
+    sizes = [10, 10, 10, 100, 100, 10, 10]
+    chunks = list(_chunks(jobs, sizes, batch_size=3, max_pairs=10_000))
+    assert chunks == [[0, 1, 2], [3], [4], [5, 6]]  # 100 atoms: 10,000 pairs, one per batch
+    assert list(_chunks(jobs, sizes, batch_size=64, max_pairs=1)) == [[j] for j in jobs]
+    assert [j for c in _chunks(jobs, sizes, 2, 250) for j in c] == jobs
+
+
 def test_relax_and_prune(model):
     res = _conformers(model, ["CCCO"], 4, seed=0, relax=True, prune_rms=50.0)[0]
     assert res.ok and res.num_conformers == 1 and res.stats["pruned"] == 3
