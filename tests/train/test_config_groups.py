@@ -54,8 +54,9 @@ EGNN_ADDED = {"in_features", "cond_features", "vector_channels", "cutoff", "k", 
               "sequence_neighbours", "graph_cond_features", "norm_diff", "mix_channels"}
 
 
-def test_every_experiment_is_covered():
-    assert {f.stem for f in (CONF / "experiment").glob("*.yaml")} == set(MODEL_BEFORE)
+def test_every_rewritten_experiment_still_exists():
+    # experiments added after the rewrite are checked by tests/train/test_configs.py
+    assert set(MODEL_BEFORE) <= {f.stem for f in (CONF / "experiment").glob("*.yaml")}
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_BEFORE))
