@@ -29,7 +29,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import Tensor
 
-from molediff.core.denoisers import Denoiser
+from molediff.core.denoisers import Denoiser, NFECounter
 from molediff.core.samplers import SamplerSpec, sample
 from molediff.core.schedules import Schedule
 from molediff.core.space import Space
@@ -76,14 +76,29 @@ class Model:
         return int(self.meta.get("global_step", -1))
 
     def draw(self, template: Tensor, cond: Any, space: Space,
-             generator: torch.Generator | None = None) -> Tensor:
+             generator: torch.Generator | None = None, *,
+             start_sigma: float | None = None) -> Tensor:
         """One sampler run from noise on ``space`` to clean samples (the domain's
-        ``template`` values are kept where ``space`` fixes elements)."""
+        ``template`` values are kept where ``space`` fixes elements).
+
+        ``start_sigma`` (data units, e.g. Å): partial diffusion. The run starts from the
+        whole ``template`` noised to this level (``template + start_sigma · noise``) and
+        takes only the grid's steps below it, instead of starting from pure noise."""
         sigmas = self.schedule.sigmas(self.sampler.steps).to(template.device).float()
         fn = self.guidance.wrap(self.denoiser, self.domain, cond)
         with torch.no_grad():
-            x, nfe = sample(self.sampler.fn, fn, template.float(), sigmas, space=space,
-                            cond=cond, generator=generator, **self.sampler.options)
+            if start_sigma is None:
+                x, nfe = sample(self.sampler.fn, fn, template.float(), sigmas, space=space,
+                                cond=cond, generator=generator, **self.sampler.options)
+            else:
+                below = sigmas[sigmas < float(start_sigma)]
+                sigmas = torch.cat([sigmas.new_tensor([float(start_sigma)]), below])
+                x0 = space.project(template.float())
+                x = space.project(x0 + float(start_sigma) * space.randn_like(x0, generator))
+                counted = NFECounter(fn)
+                x = self.sampler.fn(counted, x, sigmas, space=space, cond=cond,
+                                    generator=generator, **self.sampler.options)
+                nfe = counted.nfe
         self.stats["nfe"] = float(nfe)
         return x
 

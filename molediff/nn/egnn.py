@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from molediff.nn.aggregation import aggregate
 from molediff.nn.edge_builder import EdgeBuilder, EdgeMode
 from molediff.nn.embeddings import ConditionEmbedding, NoiseEmbedding
-from molediff.nn.graph_io import center_per_graph, parse_inputs
+from molediff.nn.graph_io import center_per_graph, parse_inputs, segment_mean
 
 __all__ = ["EGNN", "EGNNLayer"]
 
@@ -184,6 +184,11 @@ class EGNN(nn.Module):
         normalization_factor: divisor of summed messages (EDM QM9: 1).
         initial_distances: add the input's squared distances as edge features (EDM).
         distance_scale: squared distances enter edge features divided by this (Å^2).
+        centre_channel: ``None`` (default) centres the coordinate update per column, as
+            ``GraphSpace`` centres each channel; an index ``c`` subtracts channel ``c``'s
+            mean update from every channel instead (one shift per graph), so the channels
+            can move relative to each other as a whole (a backbone's N centroid is not its
+            CA centroid; pair with a space that centres every channel on channel ``c``).
     """
 
     def __init__(
@@ -210,9 +215,13 @@ class EGNN(nn.Module):
         distance_scale: float = 1.0,
         mix_channels: bool = True,
         chiral: bool = False,
+        centre_channel: int | None = None,
     ) -> None:
         super().__init__()
         v = vector_channels
+        if centre_channel is not None and not 0 <= centre_channel < v:
+            raise ValueError(f"centre_channel={centre_channel} must be in [0, {v})")
+        self.centre_channel = centre_channel
         if v < 1 or in_features < 3 * v:
             raise ValueError(f"in_features={in_features} must be >= 3 * vector_channels={3 * v}")
         if aggregation not in ("sum", "mean"):
@@ -272,8 +281,13 @@ class EGNN(nn.Module):
                 parts.append(static)
             h, x = layer(h, x, src, dst, torch.cat(parts, -1), scale)
 
-        delta = center_per_graph((x - x0).reshape(n, 3 * self.vector_channels), batch,
-                                 inp.num_graphs)
+        if self.centre_channel is None:
+            delta = center_per_graph((x - x0).reshape(n, 3 * self.vector_channels), batch,
+                                     inp.num_graphs)
+        else:
+            d = x - x0  # [N, V, 3]
+            shift = segment_mean(d[:, self.centre_channel], batch, inp.num_graphs)[batch]
+            delta = (d - shift[:, None, :]).reshape(n, 3 * self.vector_channels)
         if self.out is None:
             return delta
         return torch.cat([delta, self.out(h)], dim=-1)

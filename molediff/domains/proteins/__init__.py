@@ -1,0 +1,1 @@
+"""Protein backbone design: N, CA, C, O diffusion, contigs, symmetry, partial diffusion."""
