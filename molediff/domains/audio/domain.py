@@ -19,7 +19,8 @@ from molediff.domains.audio import data as audio_data
 from molediff.domains.audio.checks import REASONS, AudibilityCheck, rms_dbfs
 from molediff.domains.audio.features import SpectrogramConfig, griffin_lim, log_mel
 from molediff.domains.audio.io import write_wav
-from molediff.domains.base import Domain, Draw, Progress
+from molediff.domains.base import Draw, Progress
+from molediff.domains.labelled import LabelledDenseDomain
 from molediff.utils.errors import InputError, UsageError
 from molediff.utils.io import atomic_write_bytes
 
@@ -49,7 +50,7 @@ def parse_digits(condition: Any) -> list[int]:
     return out
 
 
-class AudioDomain(Domain):
+class AudioDomain(LabelledDenseDomain):
     """Spoken digits 0-9 (synthesised training voices, held-out voices and real
     recordings; ``data/audio``) as log-mel images.
 
@@ -129,19 +130,6 @@ class AudioDomain(Domain):
 
     def val_dataset(self) -> Dataset:
         return TensorDataset(*self.features("val"))
-
-    def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
-        x0, y = batch
-        return x0, (y if self.conditional else None), DenseSpace.like(x0)
-
-    def drop_condition(self, cond: Any, generator: torch.Generator | None = None) -> Any:
-        if cond is None or self.cond_dropout <= 0:
-            return cond
-        drop = torch.rand(cond.shape, generator=generator, device=cond.device) < self.cond_dropout
-        return torch.where(drop, torch.full_like(cond, self.null_label), cond)
-
-    def null_cond(self, cond: Any) -> Any:
-        return None if cond is None else torch.full_like(cond, self.null_label)
 
     # ---------------------------------------------------------------- model
     def net_kwargs(self) -> dict[str, Any]:

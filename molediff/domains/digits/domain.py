@@ -13,13 +13,13 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from molediff.core.space import DenseSpace
-from molediff.domains.base import Domain
 from molediff.domains.digits import data as digits_data
 from molediff.domains.digits import io as digits_io
 from molediff.domains.digits import metrics as digits_metrics
+from molediff.domains.labelled import LabelledDenseDomain
 
 
-class DigitsDomain(Domain):
+class DigitsDomain(LabelledDenseDomain):
     """scikit-learn's digits (1,797 real images), conditional on the digit class.
 
     Args:
@@ -69,21 +69,6 @@ class DigitsDomain(Domain):
 
     def val_dataset(self) -> Dataset:
         return TensorDataset(self.split.val_x, self.split.val_y)
-
-    def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
-        x0, y = batch
-        return x0, (y if self.conditional else None), DenseSpace.like(x0)
-
-    def drop_condition(self, cond: Any, generator: torch.Generator | None = None) -> Any:
-        if cond is None or self.cond_dropout <= 0:
-            return cond
-        drop = torch.rand(cond.shape, generator=generator, device=cond.device) < self.cond_dropout
-        return torch.where(drop, torch.full_like(cond, self.null_label), cond)
-
-    def null_cond(self, cond: Any) -> Any:
-        if cond is None:
-            return None
-        return torch.full_like(cond, self.null_label)
 
     # ---------------------------------------------------------------- model
     def net_kwargs(self) -> dict[str, Any]:

@@ -22,19 +22,20 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from molediff.core.space import DenseSpace
-from molediff.domains.base import Domain, Draw, Progress
+from molediff.domains.base import Draw, Progress
 from molediff.domains.images import data as image_data
 from molediff.domains.images import metrics as image_metrics
 from molediff.domains.images.checks import CHECK_KINDS, ImageCheck
 from molediff.domains.images.classifier import ImageClassifier, classifier_path, load_classifier
 from molediff.domains.images.io import export_images
+from molediff.domains.labelled import LabelledDenseDomain
 from molediff.utils.errors import InputError, UsageError
 
 NUM_CLASSES = 10
 SHAPE = (1, 28, 28)
 
 
-class ImagesDomain(Domain):
+class ImagesDomain(LabelledDenseDomain):
     """MNIST / Fashion-MNIST images, conditional on the class.
 
     Args:
@@ -119,19 +120,6 @@ class ImagesDomain(Domain):
 
     def val_dataset(self) -> Dataset:
         return TensorDataset(self.images.images["val"], self.images.labels["val"])
-
-    def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
-        x0, y = batch
-        return x0, (y if self.conditional else None), DenseSpace.like(x0)
-
-    def drop_condition(self, cond: Any, generator: torch.Generator | None = None) -> Any:
-        if cond is None or self.cond_dropout <= 0:
-            return cond
-        drop = torch.rand(cond.shape, generator=generator, device=cond.device) < self.cond_dropout
-        return torch.where(drop, torch.full_like(cond, self.null_label), cond)
-
-    def null_cond(self, cond: Any) -> Any:
-        return None if cond is None else torch.full_like(cond, self.null_label)
 
     # ---------------------------------------------------------------- model
     def net_kwargs(self) -> dict[str, Any]:

@@ -1,0 +1,42 @@
+"""Shared plumbing of dense domains whose items are ``(x, class label)`` pairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from molediff.core.space import DenseSpace
+from molediff.domains.base import Domain
+
+
+class LabelledDenseDomain(Domain):
+    """A :class:`Domain` over ``(x [B, ...], label [B])`` batches on a
+    :class:`~molediff.core.space.DenseSpace`, with one extra *null* label for
+    classifier-free guidance.
+
+    A subclass sets ``self.conditional`` (train and sample with labels, else ``cond`` is
+    ``None``) and provides ``null_label`` (the label id meaning "no condition", usually
+    the number of classes); ``cond_dropout`` comes from :class:`Domain`.
+    """
+
+    conditional: bool = True
+
+    @property
+    def null_label(self) -> int:
+        raise NotImplementedError
+
+    def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
+        x0, y = batch
+        return x0, (y if self.conditional else None), DenseSpace.like(x0)
+
+    def drop_condition(self, cond: Any, generator: torch.Generator | None = None) -> Any:
+        """Each label becomes the null label with probability ``cond_dropout``."""
+        if cond is None or self.cond_dropout <= 0:
+            return cond
+        drop = torch.rand(cond.shape, generator=generator, device=cond.device) < self.cond_dropout
+        return torch.where(drop, torch.full_like(cond, self.null_label), cond)
+
+    def null_cond(self, cond: Any) -> Any:
+        return None if cond is None else torch.full_like(cond, self.null_label)
