@@ -393,19 +393,26 @@ def sample(
     cond: Any = None,
     generator: torch.Generator | None = None,
     callback=None,
+    from_template: bool = False,
     **options,
 ) -> tuple[Tensor, int]:
     """Draw ``x_T = sigmas[0] · noise`` shaped like ``template`` and run a sampler.
 
     Elements the space holds fixed (``space.loss_mask == 0``) start at, and keep, the
-    template's values; everything else starts as pure noise.
+    template's values; everything else starts as pure noise. With ``from_template``
+    (partial diffusion) the whole template is the starting point instead:
+    ``x_T = project(template + sigmas[0] · noise)``, so a grid that starts low keeps
+    the template's large-scale structure.
 
     Returns the samples and the number of denoiser evaluations spent.
     """
     fn = get_sampler(sampler) if isinstance(sampler, str) else sampler
     counted = NFECounter(denoiser)
-    x = space.randn_like(template, generator) * float(sigmas[0])
-    x = x + template * (1 - space.loss_mask(template))
+    noise = space.randn_like(template, generator) * float(sigmas[0])
+    if from_template:
+        x = space.project(template + noise)
+    else:
+        x = noise + template * (1 - space.loss_mask(template))
     out = fn(counted, x, sigmas, space=space, cond=cond, generator=generator, callback=callback, **options)
     return out, counted.nfe
 

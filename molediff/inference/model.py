@@ -29,7 +29,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import Tensor
 
-from molediff.core.denoisers import Denoiser, NFECounter
+from molediff.core.denoisers import Denoiser
 from molediff.core.samplers import SamplerSpec, sample
 from molediff.core.schedules import Schedule
 from molediff.core.space import Space
@@ -86,19 +86,15 @@ class Model:
         takes only the grid's steps below it, instead of starting from pure noise."""
         sigmas = self.schedule.sigmas(self.sampler.steps).to(template.device).float()
         fn = self.guidance.wrap(self.denoiser, self.domain, cond)
+        template = template.float()
+        if start_sigma is not None:
+            below = sigmas[sigmas < float(start_sigma)]
+            sigmas = torch.cat([sigmas.new_tensor([float(start_sigma)]), below])
+            template = space.project(template)
         with torch.no_grad():
-            if start_sigma is None:
-                x, nfe = sample(self.sampler.fn, fn, template.float(), sigmas, space=space,
-                                cond=cond, generator=generator, **self.sampler.options)
-            else:
-                below = sigmas[sigmas < float(start_sigma)]
-                sigmas = torch.cat([sigmas.new_tensor([float(start_sigma)]), below])
-                x0 = space.project(template.float())
-                x = space.project(x0 + float(start_sigma) * space.randn_like(x0, generator))
-                counted = NFECounter(fn)
-                x = self.sampler.fn(counted, x, sigmas, space=space, cond=cond,
-                                    generator=generator, **self.sampler.options)
-                nfe = counted.nfe
+            x, nfe = sample(self.sampler.fn, fn, template, sigmas, space=space, cond=cond,
+                            generator=generator, from_template=start_sigma is not None,
+                            **self.sampler.options)
         self.stats["nfe"] = float(nfe)
         return x
 

@@ -8,7 +8,7 @@ import torch
 from molediff.core.oracle import GaussianMixture, gaussian_flow
 from molediff.core.samplers import SAMPLERS, NonFiniteError, get_sampler, nfe_per_grid, sample
 from molediff.core.schedules import KarrasSchedule, LinearSchedule
-from molediff.core.space import DenseSpace
+from molediff.core.space import DenseSpace, GraphSpace
 
 from .conftest import dense_mixture, graph_batch
 
@@ -210,3 +210,18 @@ def test_sampler_options_are_introspected_and_parsed():
     assert isinstance(parse_sampler_option("restarts=2")[1], int)
     with pytest.raises(ValueError, match="not key=value"):
         parse_sampler_option("=3")
+
+
+def test_sample_from_template_starts_at_the_noised_template():
+    # partial diffusion: an identity denoiser leaves x_T alone, so the output is the
+    # start point; at a tiny starting sigma that is the (projected) template itself
+    space = GraphSpace.from_sizes([4, 3])
+    template = space.project(torch.randn(7, 3, generator=torch.Generator().manual_seed(1)) * 5)
+    sigmas = torch.tensor([1e-4, 0.0])
+    out, nfe = sample("euler", lambda x, sigma, cond: x, template, sigmas, space=space,
+                      from_template=True, generator=torch.Generator().manual_seed(0))
+    assert nfe == 1
+    assert torch.allclose(out, template, atol=1e-3)
+    plain, _ = sample("euler", lambda x, sigma, cond: x, template, sigmas, space=space,
+                      generator=torch.Generator().manual_seed(0))
+    assert plain.abs().max() < 1e-2  # from noise: nothing of the template survives
