@@ -22,10 +22,23 @@ class LabelledDenseDomain(Domain):
     """
 
     conditional: bool = True
+    num_classes: int
 
     @property
     def null_label(self) -> int:
         raise NotImplementedError
+
+    def parse_labels(self, condition: Any) -> list[int]:
+        """A user's condition -> class labels (the domain's own vocabulary and errors)."""
+        raise NotImplementedError
+
+    def labels_for(self, n: int, condition: Any = None) -> Tensor:
+        """The label of each of ``n`` samples: every class in turn (``condition=None``),
+        else the labels :meth:`parse_labels` reads from ``condition``, repeated."""
+        if condition is None:
+            return torch.arange(n) % self.num_classes
+        wanted = torch.as_tensor(self.parse_labels(condition), dtype=torch.long)
+        return wanted.repeat((n + len(wanted) - 1) // len(wanted))[:n]
 
     def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
         x0, y = batch

@@ -136,13 +136,8 @@ class AudioDomain(LabelledDenseDomain):
         return {"in_channels": 1, "num_classes": self.num_classes if self.conditional else 0}
 
     # ------------------------------------------------------------- sampling
-    def labels_for(self, n: int, condition: Any) -> Tensor:
-        """``n`` labels: every digit in turn (``condition=None``) or the requested ones
-        repeated."""
-        if condition is None:
-            return torch.arange(n) % self.num_classes
-        wanted = torch.as_tensor(parse_digits(condition), dtype=torch.long)
-        return wanted.repeat((n + len(wanted) - 1) // len(wanted))[:n]
+    def parse_labels(self, condition: Any) -> list[int]:
+        return parse_digits(condition)
 
     def template(self, n: int, *, condition: Any = None,
                  generator: torch.Generator | None = None,

@@ -98,16 +98,15 @@ class DigitsDomain(LabelledDenseDomain):
         x = torch.zeros((n, *self.shape), device=device)
         if not self.conditional:
             return x, None, DenseSpace.like(x)
-        if condition is None:
-            labels = torch.arange(n, device=device) % self.num_classes
-        else:
-            wanted = torch.as_tensor(
-                list(condition) if isinstance(condition, Sequence) else [condition], dtype=torch.long
-            )
-            if ((wanted < 0) | (wanted > self.num_classes)).any():
-                raise ValueError(f"digit labels must be in 0..{self.num_classes}, got {wanted.tolist()}")
-            labels = wanted.repeat((n + len(wanted) - 1) // len(wanted))[:n].to(device)
-        return x, labels, DenseSpace.like(x)
+        return x, self.labels_for(n, condition).to(device), DenseSpace.like(x)
+
+    def parse_labels(self, condition: Any) -> list[int]:
+        wanted = torch.as_tensor(
+            list(condition) if isinstance(condition, Sequence) else [condition], dtype=torch.long
+        )
+        if ((wanted < 0) | (wanted > self.num_classes)).any():
+            raise ValueError(f"digit labels must be in 0..{self.num_classes}, got {wanted.tolist()}")
+        return wanted.tolist()
 
     def decode(self, x: Tensor, cond: Any, space: DenseSpace) -> dict[str, Tensor]:
         labels = cond if cond is not None else torch.full((x.shape[0],), self.null_label)

@@ -133,13 +133,13 @@ class ImagesDomain(LabelledDenseDomain):
             if condition is not None:
                 raise UsageError("this images model is unconditional: it takes no condition")
             return None
-        if condition is None:
-            return torch.arange(n) % self.num_classes
+        return super().labels_for(n, condition)
+
+    def parse_labels(self, condition: Any) -> list[int]:
         items = list(condition) if isinstance(condition, Sequence) and not isinstance(condition, str) else [condition]
         if not items:
             raise UsageError("condition is an empty list; give class labels 0..9 or class names")
-        wanted = [self._label(c) for c in items]
-        return torch.as_tensor(wanted, dtype=torch.long).repeat((n + len(wanted) - 1) // len(wanted))[:n]
+        return [self._label(c) for c in items]
 
     def _label(self, c: Any) -> int:
         names = image_data.FASHION_CLASSES if self.dataset == "fashion_mnist" else image_data.MNIST_CLASSES
