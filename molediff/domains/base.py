@@ -48,8 +48,11 @@ from molediff.utils.errors import UsageError
 from molediff.utils.instantiate import instantiate
 
 #: ``draw(template, cond, space, generator) -> x0``: one sampler run (with guidance) from
-#: noise on ``space`` to clean samples; supplied by :mod:`molediff.inference`.
-Draw = Callable[[Tensor, Any, Space, "torch.Generator | None"], Tensor]
+#: noise on ``space`` to clean samples; supplied by :mod:`molediff.inference`
+#: (:meth:`~molediff.inference.model.Model.draw`). Keywords a domain may pass:
+#: ``start_sigma`` (partial diffusion from ``template``) and ``transform`` (a core guidance
+#: transform over the model's denoiser, e.g. :func:`molediff.core.guidance.inpaint`).
+Draw = Callable[..., Tensor]
 
 #: ``progress(k, stage=None)``: ``k`` more samples are finished; ``stage`` names what the
 #: generation is doing now (``"sampling round 2"``, ``"MMFF relaxation"``), for progress bars.

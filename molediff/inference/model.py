@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import Tensor
 
 from molediff.core.denoisers import Denoiser
-from molediff.core.samplers import SamplerSpec, sample
+from molediff.core.samplers import DenoiserFn, SamplerSpec, sample
 from molediff.core.schedules import Schedule
 from molediff.core.space import Space
 from molediff.domains.base import Domain
@@ -77,15 +77,21 @@ class Model:
 
     def draw(self, template: Tensor, cond: Any, space: Space,
              generator: torch.Generator | None = None, *,
-             start_sigma: float | None = None) -> Tensor:
+             start_sigma: float | None = None,
+             transform: Callable[[DenoiserFn], DenoiserFn] | None = None) -> Tensor:
         """One sampler run from noise on ``space`` to clean samples (the domain's
         ``template`` values are kept where ``space`` fixes elements).
 
         ``start_sigma`` (data units, e.g. Å): partial diffusion. The run starts from the
         whole ``template`` noised to this level (``template + start_sigma · noise``) and
-        takes only the grid's steps below it, instead of starting from pure noise."""
+        takes only the grid's steps below it, instead of starting from pure noise.
+
+        ``transform``: a core guidance transform applied over the model's own guidance
+        (e.g. ``lambda d: inpaint(d, known, mask)``), for runs a domain asks of one batch."""
         sigmas = self.schedule.sigmas(self.sampler.steps).to(template.device).float()
         fn = self.guidance.wrap(self.denoiser, self.domain, cond)
+        if transform is not None:
+            fn = transform(fn)
         template = template.float()
         if start_sigma is not None:
             below = sigmas[sigmas < float(start_sigma)]

@@ -73,7 +73,7 @@ def sample(cfg: DictConfig) -> dict[str, Any]:
     set_threads(cfg)
     model = model_from_config(cfg)
     samples = model.generate(num_samples, condition=_condition(cfg), seed=int(cfg.seed),
-                             batch_size=batch_size, progress=True)
+                             batch_size=batch_size, progress=True, **_options(cfg))
     metrics = model.domain.metrics(samples) if cfg.get("compute_metrics", True) else {}
     result = metrics | model.stats | _about(model, cfg)
 
@@ -114,6 +114,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     result |= _about(model, cfg)
     _announce(out, [write_json(out / "metrics.json", result)])
     return result
+
+
+def _options(cfg: DictConfig) -> dict[str, Any]:
+    """The domain's generation options (``options.<name>=...``)."""
+    options = cfg.get("options") or {}
+    return OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options) else dict(options)
 
 
 def _condition(cfg: DictConfig) -> Any:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 from rdkit import Chem
 
 from molediff.domains.chem.stereo import check_stereo
@@ -88,3 +90,32 @@ def test_ctrl_c_in_sample_writes_nothing(cli, tmp_path, monkeypatch):
                     f"hydra.run.dir={out}")
     assert code == 130 and err.strip() == "molediff: interrupted; nothing written"
     assert not out.exists()
+
+
+def test_sample_passes_the_domains_generation_options(cli, tmp_path, digit_png):
+    """``+options.*`` reach the domain: an images checkpoint inpaints the bottom half of a
+    PNG; an option the domain does not take is one clear error, with nothing written."""
+    from molediff.domains.images.classifier import CHECKPOINT_DIR
+
+    ckpt = CHECKPOINT_DIR / "images_mnist.pt"
+    out = tmp_path / "inpainted"
+    code, err = cli("sample", f"ckpt_path={ckpt}", f"hydra.run.dir={out}", "num_samples=3",
+                    "steps=4", "torch_threads=1", f"+options.inpaint={digit_png}",
+                    "+options.mask=bottom", "condition=7")
+    assert code == 0, err
+    images = np.load(out / "samples.npz")["images"]
+    kept = np.asarray(Image.open(digit_png))[:14]
+    assert images.shape == (3, 28, 28) and (images[:, :14] == kept).all()
+    bad = tmp_path / "bad"
+    code, err = cli("sample", f"ckpt_path={ckpt}", f"hydra.run.dir={bad}", "+options.strength=2")
+    assert code == 2 and "takes the options inpaint and mask" in err, err
+    assert not (bad / "samples.npz").exists()
+
+
+@pytest.fixture
+def digit_png(tmp_path):
+    path = tmp_path / "digit.png"
+    pixels = np.zeros((28, 28), np.uint8)
+    pixels[4:24, 12:16] = 255  # a bar: a one
+    Image.fromarray(pixels).save(path)
+    return path

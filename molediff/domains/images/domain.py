@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
+from molediff.core.guidance import inpaint
 from molediff.core.space import DenseSpace
 from molediff.domains.base import Draw, Progress
 from molediff.domains.images import data as image_data
 from molediff.domains.images import metrics as image_metrics
 from molediff.domains.images.checks import CHECK_KINDS, ImageCheck
 from molediff.domains.images.classifier import ImageClassifier, classifier_path, load_classifier
+from molediff.domains.images.inpainting import InpaintRequest, inpaint_request
 from molediff.domains.images.io import export_images
 from molediff.domains.labelled import LabelledDenseDomain
 from molediff.utils.errors import InputError, UsageError
@@ -188,9 +191,12 @@ class ImagesDomain(LabelledDenseDomain):
     ) -> dict[str, Any]:
         """Checked generation: every image passes :attr:`check` or is resampled (up to
         ``max_rounds`` rounds in all), then dropped. Returns ``images [N', 1, H, W]`` in
-        [-1, 1], ``labels [N']`` and ``checks`` (counts per failed check, ``dropped``)."""
-        if options:
-            raise UsageError(f"images generation takes no options (got {', '.join(sorted(options))})")
+        [-1, 1], ``labels [N']`` and ``checks`` (counts per failed check, ``dropped``).
+
+        Options: ``inpaint`` (an image file) and ``mask`` (a region name or a mask image,
+        see :mod:`molediff.domains.images.inpainting`): every sample keeps the image's
+        pixels outside the mask exactly and redraws the rest."""
+        request = self._inpaint_request(options)
         labels = self.labels_for(num_samples, condition)  # bad labels fail before sampling
         gen = torch.Generator(device=device).manual_seed(int(seed))
         images = torch.zeros((num_samples, *self.shape))
@@ -205,7 +211,11 @@ class ImagesDomain(LabelledDenseDomain):
             for chunk in pending.split(int(batch_size)):
                 x = torch.zeros((len(chunk), *self.shape), device=device)
                 cond = None if labels is None else labels[chunk].to(device)
-                out = draw(x, cond, DenseSpace.like(x), gen).detach().float().cpu()
+                extra = {}
+                if request is not None:
+                    known, keep = request.batch(len(chunk), device)
+                    extra["transform"] = partial(inpaint, known=known, mask=keep)
+                out = draw(x, cond, DenseSpace.like(x), gen, **extra).detach().float().cpu()
                 fails = self.check(out)
                 bad = torch.stack(list(fails.values())).any(dim=0)
                 for kind, f in fails.items():
@@ -226,6 +236,18 @@ class ImagesDomain(LabelledDenseDomain):
         out_labels = torch.full((num_samples,), self.null_label) if labels is None else labels
         return {"images": images[ok], "labels": out_labels[ok],
                 "checks": {f"rejected_{k}": v for k, v in counts.items()} | {"dropped": dropped}}
+
+    def _inpaint_request(self, options: dict[str, Any]) -> InpaintRequest | None:
+        options = dict(options)
+        image, mask = options.pop("inpaint", None), options.pop("mask", None)
+        if options:
+            raise UsageError(f"images generation takes the options inpaint and mask "
+                             f"(got {', '.join(sorted(options))})")
+        if image is None:
+            if mask is not None:
+                raise UsageError("mask is an inpainting option: give the image too (inpaint=FILE)")
+            return None
+        return inpaint_request(image, mask, self.shape)
 
     # ---------------------------------------------------- metrics and export
     def classifier(self) -> ImageClassifier:
