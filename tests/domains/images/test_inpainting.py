@@ -10,7 +10,12 @@ from PIL import Image
 
 from molediff.domains.images.classifier import CHECKPOINT_DIR
 from molediff.domains.images.data import to_uint8
-from molediff.domains.images.inpainting import REGIONS, inpaint_request, read_grey_image, region_mask
+from molediff.domains.images.inpainting import (
+    REGIONS,
+    inpaint_request,
+    read_grey_image,
+    region_mask,
+)
 from molediff.inference import load_model
 from molediff.utils.errors import InputError, UsageError
 
