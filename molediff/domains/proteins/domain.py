@@ -49,8 +49,9 @@ DEFAULT_LENGTHS = "60-128"
 @dataclass
 class Design:
     """One generated backbone: ``coords [L, 4, 3]`` (Å), ``chain [L]`` chain numbers,
-    ``motif [L]`` residues that were held fixed, its metrics and how many sampling rounds
-    it took."""
+    ``motif [L]`` residues that were held fixed, its metrics, how many sampling rounds
+    it took and, when asked for, ProteinMPNN ``sequences`` as ``(sequence,
+    log-likelihood per residue in nats)`` pairs, best first."""
 
     index: int
     coords: np.ndarray
@@ -59,6 +60,7 @@ class Design:
     metrics: dict[str, float]
     rounds: int
     segments: list[str] = field(default_factory=list)
+    sequences: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass

@@ -28,6 +28,7 @@ PLOTTED = {
     "motif_rmsd": "motif RMSD (Å)",
     "symmetry_rmsd": "symmetry RMSD (Å)",
     "tm_to_input": "TM-score to the input",
+    "mpnn_log_likelihood": "ProteinMPNN log-likelihood per residue (nats)",
 }
 
 
@@ -57,8 +58,20 @@ def write_report(samples: DesignSet, out_dir: Path) -> list[Path]:
         w.writerow([design_name(d.index), len(set(d.chain.tolist())), d.rounds,
                     "/".join(d.segments), *[_fmt(d.metrics.get(k)) for k in keys]])
     paths.append(atomic_write_text(out_dir / "designs.csv", buf.getvalue()))
+    if any(d.sequences for d in samples.designs):
+        paths.append(atomic_write_text(out_dir / "sequences.fasta", fasta(samples)))
     paths.append(atomic_write_bytes(out_dir / "metrics.png", metrics_png(samples)))
     return paths
+
+
+def fasta(samples: DesignSet) -> str:
+    """ProteinMPNN sequences of every design, best first, chains separated by ``/``:
+    ``>design_0003_seq1 log_likelihood=-0.912`` (mean per residue, nats)."""
+    lines = []
+    for d in samples.designs:
+        for k, (seq, ll) in enumerate(d.sequences, 1):
+            lines += [f">{design_name(d.index)}_seq{k} log_likelihood={ll:.3f}", seq]
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(v: float | None) -> str:

