@@ -70,9 +70,10 @@ def test_radius_matches_brute_force(sizes, chunk):
 @pytest.mark.parametrize("sizes", SIZES)
 @pytest.mark.parametrize("chunk", [5, 2048])
 @pytest.mark.parametrize("k", [1, 4, 40])
-def test_knn_matches_brute_force(sizes, chunk, k):
+@pytest.mark.parametrize("method", ["blocks", "tree"])
+def test_knn_matches_brute_force(sizes, chunk, k, method):
     pos, batch = _random_batch(sizes, seed=2)
-    ei = knn_edges(pos, batch, k, chunk_size=chunk)
+    ei = knn_edges(pos, batch, k, chunk_size=chunk, method=method)
     d = torch.cdist(pos, pos)
     ref = set()
     for i in range(pos.shape[0]):
@@ -85,10 +86,21 @@ def test_knn_matches_brute_force(sizes, chunk, k):
 
 def test_big_graph_knn_chunked_equals_unchunked():
     pos, batch = _random_batch([700, 300], seed=3)
-    a = knn_edges(pos, batch, 8, chunk_size=128)
-    b = knn_edges(pos, batch, 8, chunk_size=4096)
+    a = knn_edges(pos, batch, 8, chunk_size=128, method="blocks")
+    b = knn_edges(pos, batch, 8, chunk_size=4096, method="blocks")
     assert torch.equal(a, b)
     assert a.shape[1] == 1000 * 8
+
+
+def test_knn_tree_equals_blocks_edge_for_edge():
+    """Same edges in the same order (target, then source), and on the CPU ``auto`` is
+    the tree."""
+    pos, batch = _random_batch([900, 1, 2, 500], seed=4)
+    tree = knn_edges(pos, batch, 16, method="tree")
+    assert torch.equal(tree, knn_edges(pos, batch, 16, method="blocks"))
+    assert torch.equal(tree, knn_edges(pos, batch, 16))
+    with pytest.raises(ValueError, match="method"):
+        knn_edges(pos, batch, 16, method="ball")
 
 
 def test_sequence_edges_respect_graphs_and_chains():
@@ -126,7 +138,9 @@ def test_coincident_points_radius_and_knn():
     pos = torch.zeros(4, 3)
     batch = torch.zeros(4, dtype=torch.long)
     assert radius_edges(pos, batch, 0.5).shape[1] == 12
-    assert knn_edges(pos, batch, 2).shape[1] == 8
+    for method in ("blocks", "tree"):
+        ei = knn_edges(pos, batch, 2, method=method)
+        assert ei.shape[1] == 8 and not bool((ei[0] == ei[1]).any())  # never a self loop
 
 
 def test_bad_shapes_raise():
