@@ -54,6 +54,9 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
                    help="drop conformers within this heavy-atom RMSD in Å of a kept one (0: off)")
     p.add_argument("--max-rounds", type=int, default=6,
                    help="sampling rounds: resampling of stereo mismatches (6; >= 1)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="sampling seconds per molecule (60); a molecule past it keeps the "
+                        "conformers that passed, with a note (0: no limit)")
     p.add_argument("--max-heavy-atoms", type=int, default=None,
                    help="size limit in heavy atoms (default: the model's, 64 for the bundled one)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, auto (cpu)")
@@ -80,6 +83,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             positive_int(value, flag)
     non_negative_float(args.prune_rms, "--prune-rms")
+    non_negative_float(args.time_limit, "--time-limit")
     from molediff.core.samplers import parse_sampler_option
 
     try:
@@ -114,11 +118,12 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     results = model.generate(
         args.num_confs * len(inputs), condition=list(inputs), seed=args.seed,
         batch_size=args.batch_size, progress=not args.quiet, max_rounds=args.max_rounds,
-        relax=args.relax, prune_rms=args.prune_rms)
+        relax=args.relax, prune_rms=args.prune_rms, time_limit=args.time_limit or None)
     seconds = time.perf_counter() - t0
     for k, r in enumerate(results, 1):
         if not r.ok:
-            print(f"molecule {k} ({r.smiles}): {r.error}", file=sys.stderr)
+            why = f" ({'; '.join(r.notes)})" if r.notes else ""
+            print(f"molecule {k} ({r.smiles}): {r.error}{why}", file=sys.stderr)
         elif r.notes and not args.quiet:
             print(f"molecule {k} ({r.smiles}): note: {'; '.join(r.notes)}", file=sys.stderr)
     ok = [r for r in results if r.ok]

@@ -36,6 +36,7 @@ the model was never trained on (``elements``) are refused before any sampling.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +279,7 @@ def generate_conformers(
     elements: Sequence[str] | None = None,
     gate: GeometryGate = DEFAULT_GATE,
     max_pairs: int = 32_768,
+    time_limit: float | None = None,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -303,6 +305,10 @@ def generate_conformers(
             element fails before sampling (``None``: whatever the featuriser accepts).
         gate: the geometry check every conformer must pass (reference values and
             tolerances; default: the table fitted on QM9 + CCD training geometries).
+        time_limit: seconds of sampling per molecule (each batch's time is shared among
+            its graphs in proportion to their atom pairs); a molecule past it gets no
+            further draws, keeps what passed and gets a note saying so (``None``: no
+            limit).
     """
     counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
     if len(counts) != len(inputs):
@@ -315,6 +321,8 @@ def generate_conformers(
         raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
     if prune_rms < 0 or not math.isfinite(prune_rms):
         raise ValueError(f"prune_rms must be a finite RMSD >= 0 Å, got {prune_rms}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
     results: list[ConformerResult] = []
     mols: list[Chem.Mol | None] = []
     graphs: list[Data | None] = []
@@ -357,18 +365,27 @@ def generate_conformers(
     del quiet
 
     accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
+    spent = [0.0] * len(results)  # sampling seconds per molecule
+    limit = math.inf if time_limit is None else float(time_limit)
     for rnd in range(1, max_rounds + 1):
         # (molecule, draw number): the draw number names the noise stream
         jobs = [(i, results[i].stats["sampled"] + j) for i, g in enumerate(graphs)
-                if g is not None for j in range(counts[i] - len(accepted[i]))]
+                if g is not None and spent[i] < limit for j in range(counts[i] - len(accepted[i]))]
         if not jobs:
             break
         if progress is not None:
             progress(0, stage=f"sampling round {rnd}" if rnd > 1 else "sampling")
         for chunk in _chunks(jobs, [graphs[i].num_nodes for i, _ in jobs],  # type: ignore[union-attr]
                              batch_size, max_pairs):
+            chunk = [(i, d) for i, d in chunk if spent[i] < limit]
+            if not chunk:
+                continue
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
+            t0 = time.perf_counter()
             coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
+            pairs = [graphs[i].num_nodes ** 2 for i, _ in chunk]  # type: ignore[union-attr]
+            for (i, _), p in zip(chunk, pairs, strict=True):
+                spent[i] += (time.perf_counter() - t0) * p / sum(pairs)
             for (i, _), pos in zip(chunk, coords, strict=True):
                 stats = results[i].stats
                 stats["sampled"] += 1
@@ -398,6 +415,10 @@ def generate_conformers(
         mol = mols[i]
         if mol is None:
             continue
+        if spent[i] >= limit and len(accepted[i]) < counts[i]:
+            res.notes.append(f"sampling stopped at the time limit ({spent[i]:.0f} s of "
+                             f"{limit:g} s; --time-limit to change) with {len(accepted[i])} of "
+                             f"{counts[i]} conformers")
         res.stats["dropped"] = counts[i] - len(accepted[i])
         _finish(res, mol, accepted[i], relax, prune_rms, checks[i], plans[i])
     return results

@@ -75,6 +75,8 @@ def test_bad_output_fails_before_the_model(tmp_path, capsys, no_model, make, wor
     (["--sampler-option", "bogus=1"], ["no option bogus"]),
     (["--max-rounds", "0"], ["--max-rounds"]),
     (["--prune-rms", "-1"], ["--prune-rms"]),
+    (["--time-limit", "-5"], ["--time-limit", ">= 0"]),
+    (["--time-limit", "nan"], ["--time-limit"]),
     (["-n", "0"], ["--num-confs"]),
     (["--steps", "0"], ["--steps"]),
 ])

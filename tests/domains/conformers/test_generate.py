@@ -181,6 +181,28 @@ def test_mirror_then_drop_logic():
     assert np.allclose(res.mol.GetConformer(0).GetPositions(), epos.numpy(), atol=1e-5)
 
 
+def test_time_limit_stops_a_molecule_and_says_so():
+    """A slow sampler whose draws always fail: without a limit every round runs; with
+    one, the molecule stops after the batch that crossed it and its error names the limit,
+    while a quick molecule in the same run is untouched."""
+    import time as _time
+
+    smi = "C[C@H](N)C(=O)O"
+    flat = _fixed_draw(torch.zeros(13, 3))
+
+    def slow(template, cond, space, generator):
+        _time.sleep(0.2)
+        return flat(template, cond, space, generator)
+
+    res = generate_conformers(slow, [smi], 2, seed=0, max_rounds=5, batch_size=2)[0]
+    assert res.stats["sampled"] == 10 and not any("time limit" in n for n in res.notes)
+    res = generate_conformers(slow, [smi], 2, seed=0, max_rounds=5, batch_size=2, time_limit=0.3)[0]
+    assert res.stats["sampled"] == 4  # two batches: the second crossed 0.3 s
+    assert not res.ok and any("time limit" in n and "0 of 2" in n for n in res.notes)
+    with pytest.raises(ValueError, match="time_limit"):
+        generate_conformers(slow, [smi], 2, time_limit=0)
+
+
 def test_bundled_model_recalls_dft_geometries():
     """Regression guard for the shipped model and sampling default: on QM9 test molecules
     (never trained on), the best of 5 raw samples lands near the DFT geometry.  The
