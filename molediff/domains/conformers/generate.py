@@ -415,12 +415,15 @@ def generate_conformers(
         mol = mols[i]
         if mol is None:
             continue
-        if spent[i] >= limit and len(accepted[i]) < counts[i]:
-            res.notes.append(f"sampling stopped at the time limit ({spent[i]:.0f} s of "
-                             f"{limit:g} s; --time-limit to change) with {len(accepted[i])} of "
-                             f"{counts[i]} conformers")
         res.stats["dropped"] = counts[i] - len(accepted[i])
         _finish(res, mol, accepted[i], relax, prune_rms, checks[i], plans[i])
+        if spent[i] >= limit and len(accepted[i]) < counts[i]:
+            note = (f"sampling stopped at the time limit ({spent[i]:.0f} s of {limit:g} s; "
+                    f"--time-limit to change) with {len(accepted[i])} of {counts[i]} conformers")
+            if res.error:
+                res.error += f"; {note}"
+            else:
+                res.notes.append(note)
     return results
 
 
