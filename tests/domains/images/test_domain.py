@@ -79,7 +79,7 @@ def test_generate_fails_clearly_when_nothing_passes(mnist):
         mnist.generate(blank, 3)
     with pytest.raises(UsageError):  # a bad label fails before any sampling
         mnist.generate(blank, 3, condition=11)
-    with pytest.raises(UsageError, match="no options"):
+    with pytest.raises(UsageError, match="takes the options inpaint and mask"):
         mnist.generate(blank, 3, colour="red")
 
 
