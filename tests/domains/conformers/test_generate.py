@@ -202,6 +202,23 @@ def test_time_limit_stops_a_molecule_and_says_so():
     with pytest.raises(ValueError, match="time_limit"):
         generate_conformers(slow, [smi], 2, time_limit=0)
 
+    # good conformers first, then only failures: what passed is kept, with a note
+    from rdkit.Chem import AllChem
+
+    ethanol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(ethanol, randomSeed=0)
+    good = _fixed_draw(torch.tensor(ethanol.GetConformer().GetPositions(), dtype=torch.float32))
+    bad = _fixed_draw(torch.zeros(9, 3))
+
+    def first_good(template, cond, space, generator):
+        _time.sleep(0.2)
+        return (good if not good.calls else bad)(template, cond, space, generator)
+
+    res = generate_conformers(first_good, ["CCO"], 4, seed=0, max_rounds=5, batch_size=2,
+                              time_limit=0.3)[0]
+    assert res.ok and res.num_conformers == 2 and res.stats["sampled"] == 4
+    assert any("time limit" in n and "2 of 4" in n for n in res.notes)
+
 
 def test_bundled_model_recalls_dft_geometries():
     """Regression guard for the shipped model and sampling default: on QM9 test molecules
