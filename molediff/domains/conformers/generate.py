@@ -383,9 +383,11 @@ def generate_conformers(
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
             t0 = time.perf_counter()
             coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
+            elapsed = time.perf_counter() - t0
             pairs = [graphs[i].num_nodes ** 2 for i, _ in chunk]  # type: ignore[union-attr]
+            total = sum(pairs)
             for (i, _), p in zip(chunk, pairs, strict=True):
-                spent[i] += (time.perf_counter() - t0) * p / sum(pairs)
+                spent[i] += elapsed * p / total
             for (i, _), pos in zip(chunk, coords, strict=True):
                 stats = results[i].stats
                 stats["sampled"] += 1
