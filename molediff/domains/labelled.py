@@ -23,6 +23,7 @@ class LabelledDenseDomain(Domain):
 
     conditional: bool = True
     num_classes: int
+    shape: tuple[int, ...]
 
     @property
     def null_label(self) -> int:
@@ -39,6 +40,24 @@ class LabelledDenseDomain(Domain):
             return torch.arange(n) % self.num_classes
         wanted = torch.as_tensor(self.parse_labels(condition), dtype=torch.long)
         return wanted.repeat((n + len(wanted) - 1) // len(wanted))[:n]
+
+    def template_labels(self, n: int, condition: Any = None) -> Tensor | None:
+        """The labels :meth:`template` gives ``n`` samples: :meth:`labels_for`, or ``None``
+        for an unconditional model (which then ignores ``condition``)."""
+        return self.labels_for(n, condition) if self.conditional else None
+
+    def template(
+        self,
+        n: int,
+        *,
+        condition: Any = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> tuple[Tensor, Any, DenseSpace]:
+        """Zeros of ``self.shape`` and :meth:`template_labels` on ``device``."""
+        x = torch.zeros((n, *self.shape), device=device)
+        labels = self.template_labels(n, condition)
+        return x, (None if labels is None else labels.to(device)), DenseSpace.like(x)
 
     def batch_to(self, batch: Any) -> tuple[Tensor, Any, DenseSpace]:
         x0, y = batch

@@ -139,17 +139,10 @@ class AudioDomain(LabelledDenseDomain):
     def parse_labels(self, condition: Any) -> list[int]:
         return parse_digits(condition)
 
-    def template(self, n: int, *, condition: Any = None,
-                 generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> tuple[Tensor, Any, DenseSpace]:
-        x = torch.zeros((n, *self.shape), device=device)
-        if not self.conditional:
-            return x, None, DenseSpace.like(x)
-        if isinstance(condition, Tensor):  # labels already chosen (resampling rounds)
-            labels = condition.to(device=device, dtype=torch.long)
-        else:
-            labels = self.labels_for(n, condition).to(device)
-        return x, labels, DenseSpace.like(x)
+    def template_labels(self, n: int, condition: Any = None) -> Tensor | None:
+        if self.conditional and isinstance(condition, Tensor):  # chosen already (resampling)
+            return condition.long()
+        return super().template_labels(n, condition)
 
     def decode(self, x: Tensor, cond: Any, space: DenseSpace) -> dict[str, Any]:
         """Log-mels -> clips: Griffin-Lim inversion of every sample (64 iterations by

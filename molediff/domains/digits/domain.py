@@ -87,19 +87,6 @@ class DigitsDomain(LabelledDenseDomain):
         return instantiate(model_cfg, what="model", **kwargs)
 
     # ------------------------------------------------------------- sampling
-    def template(
-        self,
-        n: int,
-        *,
-        condition: Any = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-    ) -> tuple[Tensor, Any, DenseSpace]:
-        x = torch.zeros((n, *self.shape), device=device)
-        if not self.conditional:
-            return x, None, DenseSpace.like(x)
-        return x, self.labels_for(n, condition).to(device), DenseSpace.like(x)
-
     def parse_labels(self, condition: Any) -> list[int]:
         wanted = torch.as_tensor(
             list(condition) if isinstance(condition, Sequence) else [condition], dtype=torch.long

@@ -161,17 +161,8 @@ class ImagesDomain(LabelledDenseDomain):
             raise UsageError(f"unknown {self.dataset} class label {c!r}; labels are 0..{self.num_classes - 1}")
         return label
 
-    def template(
-        self,
-        n: int,
-        *,
-        condition: Any = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-    ) -> tuple[Tensor, Any, DenseSpace]:
-        x = torch.zeros((n, *self.shape), device=device)
-        labels = self.labels_for(n, condition)
-        return x, (None if labels is None else labels.to(device)), DenseSpace.like(x)
+    def template_labels(self, n: int, condition: Any = None) -> Tensor | None:
+        return self.labels_for(n, condition)  # an unconditional model refuses a condition
 
     def decode(self, x: Tensor, cond: Any, space: DenseSpace) -> dict[str, Tensor]:
         labels = cond if cond is not None else torch.full((x.shape[0],), self.null_label)
