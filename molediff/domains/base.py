@@ -50,8 +50,10 @@ from molediff.utils.instantiate import instantiate
 #: ``draw(template, cond, space, generator) -> x0``: one sampler run (with guidance) from
 #: noise on ``space`` to clean samples; supplied by :mod:`molediff.inference`
 #: (:meth:`~molediff.inference.model.Model.draw`). Keywords a domain may pass:
-#: ``start_sigma`` (partial diffusion from ``template``) and ``transform`` (a core guidance
-#: transform over the model's denoiser, e.g. :func:`molediff.core.guidance.inpaint`).
+#: ``start_sigma`` (partial diffusion from ``template``), ``transform`` (a core guidance
+#: transform over the model's denoiser, e.g. :func:`molediff.core.guidance.inpaint`) and
+#: ``callback`` (called after every network evaluation with the core samplers'
+#: ``{"step", "x", "sigma", "denoised"}``, e.g. to record a trajectory).
 Draw = Callable[..., Tensor]
 
 #: ``progress(k, stage=None)``: ``k`` more samples are finished; ``stage`` names what the

@@ -78,7 +78,8 @@ class Model:
     def draw(self, template: Tensor, cond: Any, space: Space,
              generator: torch.Generator | None = None, *,
              start_sigma: float | None = None,
-             transform: Callable[[DenoiserFn], DenoiserFn] | None = None) -> Tensor:
+             transform: Callable[[DenoiserFn], DenoiserFn] | None = None,
+             callback: Callable[[dict[str, Any]], None] | None = None) -> Tensor:
         """One sampler run from noise on ``space`` to clean samples (the domain's
         ``template`` values are kept where ``space`` fixes elements).
 
@@ -87,7 +88,10 @@ class Model:
         takes only the grid's steps below it, instead of starting from pure noise.
 
         ``transform``: a core guidance transform applied over the model's own guidance
-        (e.g. ``lambda d: inpaint(d, known, mask)``), for runs a domain asks of one batch."""
+        (e.g. ``lambda d: inpaint(d, known, mask)``), for runs a domain asks of one batch.
+
+        ``callback``: called after every network evaluation with the core samplers'
+        ``{"step", "x", "sigma", "denoised"}`` (e.g. to record a trajectory)."""
         sigmas = self.schedule.sigmas(self.sampler.steps).to(template.device).float()
         fn = self.guidance.wrap(self.denoiser, self.domain, cond)
         if transform is not None:
@@ -99,7 +103,8 @@ class Model:
             template = space.project(template)
         with torch.no_grad():
             x, nfe = sample(self.sampler.fn, fn, template, sigmas, space=space, cond=cond,
-                            generator=generator, from_template=start_sigma is not None,
+                            generator=generator, callback=callback,
+                            from_template=start_sigma is not None,
                             **self.sampler.options)
         self.stats["nfe"] = float(nfe)
         return x

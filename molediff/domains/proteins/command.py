@@ -11,7 +11,9 @@ Examples (Hydra-style ``key=value`` overrides of ``conf/design.yaml``)::
 Writes ``output_dir/design_XXXX.pdb`` (poly-glycine N, CA, C, O; chains A, B, ...; REMARK
 250 lines with the run's settings), ``designs.csv`` (per-design metrics),
 ``metrics.png`` and, with ``design.sequences=N``, ``sequences.fasta`` (N ProteinMPNN
-sequences per design, best first). Every setting, the input structure, the contig and the output directory
+sequences per design, best first) and, with ``design.trajectory=true``,
+``design_XXXX_traj.pdb`` (one MODEL per sampler step: the network's clean prediction,
+then the written design). Every setting, the input structure, the contig and the output directory
 are checked before the model is loaded; one clear message and a non-zero exit otherwise
 (1 bad input data, 2 bad usage / output / checkpoint), and nothing is written. Every
 design passes the backbone check (resampled, then dropped; counted in the summary line).
@@ -70,13 +72,14 @@ def check_settings(cfg: Any) -> dict[str, Any]:
     positive_int(cfg.threads, "threads")
     if cfg.steps is not None:
         positive_int(cfg.steps, "steps")
-    if not isinstance(d.refine, bool):
-        raise UsageError(f"design.refine must be true or false, got {d.refine!r}")
+    for key in ("refine", "trajectory"):
+        if not isinstance(d.get(key, False), bool):
+            raise UsageError(f"design.{key} must be true or false, got {d.get(key)!r}")
     if not isinstance(d.seed, int):
         raise UsageError(f"design.seed must be an integer, got {d.seed!r}")
     return {"num_designs": int(d.num_designs), "max_rounds": int(d.max_rounds),
             "batch_size": int(d.batch_size), "seed": int(d.seed), "refine": bool(d.refine),
-            "sequences": int(sequences)}
+            "sequences": int(sequences), "trajectory": bool(d.get("trajectory", False))}
 
 
 def build_design_request(cfg: Any, max_length: int = 1000) -> Any:
@@ -144,7 +147,8 @@ def _run(cfg: Any, opts: dict[str, Any], out_dir: Path) -> int:
     t0 = time.perf_counter()
     designs = model.generate(opts["num_designs"], condition=request, seed=opts["seed"],
                              batch_size=opts["batch_size"], progress=not cfg.quiet,
-                             max_rounds=opts["max_rounds"], refine=opts["refine"])
+                             max_rounds=opts["max_rounds"], refine=opts["refine"],
+                             trajectory=opts["trajectory"])
     seconds = time.perf_counter() - t0
     if not designs.designs:
         raise InputError("no design passed the backbone check; nothing written ("
@@ -157,8 +161,12 @@ def _run(cfg: Any, opts: dict[str, Any], out_dir: Path) -> int:
         add_sequences(designs.designs, opts["sequences"], seed=opts["seed"])
     paths = model.domain.export(designs, out_dir)
     if not cfg.quiet:
-        pdbs = [p.name for p in paths if p.suffix == ".pdb"]
+        pdbs = [p.name for p in paths if p.suffix == ".pdb" and not p.stem.endswith("_traj")]
+        trajs = [p.name for p in paths if p.stem.endswith("_traj")]
         rest = ", ".join(p.name for p in paths if p.suffix != ".pdb")
+        if trajs:
+            rest = (f"{trajs[0]} .. {trajs[-1]} ({len(trajs)} trajectory PDB files), "
+                    if len(trajs) > 1 else f"{trajs[0]}, ") + rest
         shown = pdbs[0] if len(pdbs) == 1 else f"{pdbs[0]} .. {pdbs[-1]} ({len(pdbs)} PDB files)"
         print(f"{PROG}: " + summary_line(designs.counts, seconds), file=sys.stderr)
         print(f"wrote {out_dir}/: {shown}, {rest}", file=sys.stderr)

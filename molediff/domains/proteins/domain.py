@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ class Design:
     """One generated backbone: ``coords [L, 4, 3]`` (Å), ``chain [L]`` chain numbers,
     ``motif [L]`` residues that were held fixed, its metrics, how many sampling rounds
     it took and, when asked for, ProteinMPNN ``sequences`` as ``(sequence,
-    log-likelihood per residue in nats)`` pairs, best first."""
+    log-likelihood per residue in nats)`` pairs, best first, and the sampling
+    ``trajectory [T, L, 4, 3]`` (Å): the network's clean-backbone prediction after each
+    sampler step, then the written (refined) backbone."""
 
     index: int
     coords: np.ndarray
@@ -61,6 +64,7 @@ class Design:
     rounds: int
     segments: list[str] = field(default_factory=list)
     sequences: list[tuple[str, float]] = field(default_factory=list)
+    trajectory: np.ndarray | None = None
 
 
 @dataclass
@@ -217,7 +221,7 @@ class ProteinDomain(GraphDomain):
     def generate(self, draw: Draw, num_samples: int, *, condition: Any = None, seed: int = 0,
                  batch_size: int = 16, device: torch.device | str = "cpu",
                  progress: Progress | None = None, max_rounds: int = 4, refine: bool = True,
-                 **settings: Any) -> DesignSet:
+                 trajectory: bool = False, **settings: Any) -> DesignSet:
         """``num_samples`` checked designs.
 
         ``condition``: a :class:`DesignRequest` (from :meth:`request`), or ``None`` and the
@@ -227,8 +231,9 @@ class ProteinDomain(GraphDomain):
         all, then dropped; both are counted. ``refine``: restrained geometry minimisation
         of each sample before the check (:mod:`~molediff.domains.proteins.refine`; motif
         residues held, symmetry restored); the raw sample's CA–CA deviation, clashes and
-        bond deviation are kept as ``raw_*`` metrics. Design ``i`` depends only on ``seed`` and
-        ``i`` (its layout and its noise), not on the batch size.
+        bond deviation are kept as ``raw_*`` metrics. ``trajectory``: keep each design's
+        sampling trajectory (:attr:`Design.trajectory`). Design ``i`` depends only on
+        ``seed`` and ``i`` (its layout and its noise), not on the batch size.
         """
         if max_rounds < 1:
             raise UsageError(f"max_rounds must be >= 1, got {max_rounds}")
@@ -253,12 +258,17 @@ class ProteinDomain(GraphDomain):
                 seeds = [sample_seed(seed, "noise", i, r) for i in chunk]
                 template, cond, space = self._batch([plans[i] for i in chunk], seeds,
                                                     req.symmetry, device)
+                frames: dict[int, Tensor] = {}
+                kw: dict[str, Any] = {}
                 if req.partial_sigma is not None:
-                    x = draw(template, cond, space, None, start_sigma=req.partial_sigma)
-                else:
-                    x = draw(template, cond, space, None)
+                    kw["start_sigma"] = req.partial_sigma
+                if trajectory:  # the last prediction of each step (Heun evaluates twice)
+                    kw["callback"] = partial(_record_prediction, frames)
+                x = draw(template, cond, space, None, **kw)
+                paths = (list(zip(*[self.decode(frames[k], cond, space) for k in sorted(frames)],
+                                  strict=True)) if trajectory else [()] * len(chunk))
                 passed = 0
-                for i, bb in zip(chunk, self.decode(x, cond, space), strict=True):
+                for i, bb, path in zip(chunk, self.decode(x, cond, space), paths, strict=True):
                     p = plans[i]
                     raw = _raw_metrics(bb, p.chain)
                     if refine:
@@ -270,7 +280,8 @@ class ProteinDomain(GraphDomain):
                         failed.append(i)
                         continue
                     done[i] = Design(i, bb, p.chain, p.motif, self._metrics(bb, p, req) | raw,
-                                     r + 1, p.segments)
+                                     r + 1, p.segments,
+                                     trajectory=np.stack([*path, bb]) if trajectory else None)
                     passed += 1
                 if progress is not None and passed:
                     progress(passed)
@@ -325,6 +336,10 @@ class ProteinDomain(GraphDomain):
             raise InputError("no design passed the backbone check; nothing written "
                              f"({samples.counts})")
         return write_report(samples, Path(out_dir))
+
+
+def _record_prediction(frames: dict[int, Tensor], info: dict[str, Any]) -> None:
+    frames[info["step"]] = info["denoised"].detach().cpu()
 
 
 def _raw_metrics(bb: np.ndarray, chain: np.ndarray) -> dict[str, float]:

@@ -136,15 +136,17 @@ def read_backbone(path: str | Path, chains: str | list[str] | None = None) -> Ba
 def pdb_text(coords: np.ndarray, chain: np.ndarray, remarks: list[str] | None = None) -> str:
     """PDB text of a poly-glycine backbone ``coords [L, 4, 3]`` (Å) with chains numbered by
     ``chain [L]`` (0 -> A, ...), residues numbered from 1 in each chain, and ``REMARK 250``
-    lines (one per entry of ``remarks``)."""
+    lines (one per entry of ``remarks``). ``coords [M, L, 4, 3]``: ``M`` MODEL records
+    (a trajectory, played as frames in PyMOL)."""
     import biotite.structure as struc
     from biotite.structure.io.pdb import PDBFile
 
     coords = np.asarray(coords, dtype=np.float64)
+    models = coords if coords.ndim == 4 else coords[None]
     chain = np.asarray(chain, dtype=int)
-    n = len(coords)
-    arr = struc.AtomArray(4 * n)
-    arr.coord = coords.reshape(4 * n, 3)
+    n = models.shape[1]
+    arr = struc.AtomArrayStack(len(models), 4 * n)
+    arr.coord = models.reshape(len(models), 4 * n, 3)
     arr.atom_name = np.tile(np.array(ATOMS), n)
     arr.element = np.tile(np.array(["N", "C", "C", "O"]), n)
     arr.res_name = np.full(4 * n, "GLY")
@@ -156,7 +158,7 @@ def pdb_text(coords: np.ndarray, chain: np.ndarray, remarks: list[str] | None = 
     arr.res_id = np.repeat(res_id, 4)
     arr.hetero = np.zeros(4 * n, dtype=bool)
     f = PDBFile()
-    f.set_structure(arr)
+    f.set_structure(arr if coords.ndim == 4 else arr[0])
     lines = [f"REMARK 250 {r}"[:80] for r in (remarks or [])]
     f.lines = lines + f.lines
     buf = io.StringIO()

@@ -45,11 +45,19 @@ def remarks(samples: DesignSet, index: int, rounds: int) -> list[str]:
 
 
 def write_report(samples: DesignSet, out_dir: Path) -> list[Path]:
-    """``design_XXXX.pdb`` per design, ``designs.csv`` and ``metrics.png`` in ``out_dir``."""
+    """``design_XXXX.pdb`` per design (and ``design_XXXX_traj.pdb``, one MODEL per sampler
+    step, when the designs carry trajectories), ``designs.csv`` and ``metrics.png`` in
+    ``out_dir``."""
     paths = []
     for d in samples.designs:
         text = pdb_text(d.coords, d.chain, remarks(samples, d.index, d.rounds))
         paths.append(atomic_write_text(out_dir / f"{design_name(d.index)}.pdb", text))
+        if d.trajectory is not None:
+            notes = [*remarks(samples, d.index, d.rounds),
+                     f"trajectory: {len(d.trajectory) - 1} sampler steps (the network's clean "
+                     "prediction), then the written design"]
+            text = pdb_text(d.trajectory, d.chain, notes)
+            paths.append(atomic_write_text(out_dir / f"{design_name(d.index)}_traj.pdb", text))
     keys = list(dict.fromkeys(k for d in samples.designs for k in d.metrics))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

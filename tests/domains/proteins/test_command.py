@@ -76,6 +76,7 @@ def test_trained_model_writes_pdbs_biopython_reads(tiny_checkpoint, native_pdb, 
     (["design.length=100", "design.num_designs=0"], 2, "num_designs"),
     (["design.length=100", "design.sequences=-1"], 2, "design.sequences"),
     (["design.lenght=100"], 2, "bad override"),
+    (["design.length=100", "design.trajectory=sometimes"], 2, "design.trajectory"),
     (["design.length=100", "checkpoint={missing}"], 2, "missing.pt"),
 ])
 def test_bad_input_is_one_message_before_any_sampling(args, code, fragment, native_pdb,
@@ -127,3 +128,30 @@ def test_design_sequences_written_as_fasta_and_csv(native_pdb, tmp_path):
     assert all(len(q) == n and set(q) <= set("ACDEFGHIKLMNPQRSTVWY") for q in seqs)
     # a backbone close to a native chain: ProteinMPNN is far from a homopolymer on it
     assert float(row["mpnn_top_residue_fraction"]) < 0.4 and -2.5 < lls[0] < -0.3
+
+
+@pytest.mark.skipif(not BUNDLED_CHECKPOINT.is_file(), reason="bundled checkpoint not built yet")
+def test_trajectory_pdb_has_one_model_per_step_ending_at_the_design(tmp_path):
+    """``design.trajectory=true``: a multi-MODEL PDB per design that Biopython reads, one
+    model per sampler step and the written design as its last model."""
+    from Bio.PDB import PDBParser
+
+    out = tmp_path / "traj"
+    steps = 6
+    assert main(["design.length=40", "design.num_designs=2", f"steps={steps}",
+                 "design.trajectory=true", "design.max_rounds=8", f"output_dir={out}",
+                 "quiet=true"]) == 0
+    designs = sorted(p for p in out.glob("design_*.pdb") if not p.stem.endswith("_traj"))
+    assert designs
+    parser = PDBParser(QUIET=True)
+    for p in designs:
+        traj = parser.get_structure("t", str(out / f"{p.stem}_traj.pdb"))
+        models = list(traj)
+        assert len(models) == steps + 1  # Heun: one prediction kept per grid step, + design
+        frames = np.array([[a.coord for a in m.get_atoms()] for m in models])
+        final = np.array([a.coord for a in parser.get_structure("d", str(p)).get_atoms()])
+        assert frames.shape == (steps + 1, 160, 3)
+        assert np.abs(frames[-1] - final).max() < 1e-3
+        # early predictions (high sigma) are far from the final backbone, late ones close
+        rms = np.sqrt(((frames[:-1] - final) ** 2).sum(-1).mean(-1))
+        assert rms[-1] < rms[0]
