@@ -33,7 +33,7 @@ from molediff.nn.edge_builder import EdgeBuilder, EdgeMode
 from molediff.nn.embeddings import ConditionEmbedding, NoiseEmbedding
 from molediff.nn.graph_io import center_per_graph, parse_inputs, segment_mean
 
-__all__ = ["EGNN", "EGNNLayer"]
+__all__ = ["EGNN", "EGNNLayer", "edge_chunks"]
 
 
 def _pair_sqdist(x_dst: Tensor, x_src: Tensor) -> Tensor:
@@ -109,46 +109,93 @@ class EGNNLayer(nn.Module):
             nn.init.zeros_(self.mix.weight)
             nn.init.zeros_(self.mix.bias)
 
-    def _edge_hidden(self, node_lin: nn.Linear, edge_lin: nn.Linear, h: Tensor, src: Tensor,
+    def _edge_hidden(self, node_ab: tuple[Tensor, Tensor], edge_lin: nn.Linear, src: Tensor,
                      dst: Tensor, e: Tensor) -> Tensor:
-        a, b = node_lin(h).chunk(2, dim=-1)
+        a, b = node_ab
         return self.act(a.index_select(0, dst) + b.index_select(0, src) + edge_lin(e))
+
+    def _messages(self, ab: tuple[Tensor, Tensor], src: Tensor, dst: Tensor, e: Tensor) -> Tensor:
+        m = self.act(self.e_out(self._edge_hidden(ab, self.e_edge, src, dst, e)))
+        return m * torch.sigmoid(self.att(m)) if self.att is not None else m
+
+    def _coord_terms(self, ab: tuple[Tensor, Tensor], x: Tensor, src: Tensor, dst: Tensor,
+                     e: Tensor, u: Tensor | None) -> Tensor:
+        """Per-edge coordinate updates ``[E, V, 3]`` (Å, before aggregation)."""
+        c = self.act(self.c_mid(self._edge_hidden(ab, self.c_edge, src, dst, e)))
+        w = self.c_out(c)  # [E, V] (or [E, 2V] when chiral)
+        if self.tanh:
+            w = torch.tanh(w) * self.coords_range
+        diff = self._diff(x, src, dst)
+        if u is None:
+            return diff * w[..., None]
+        w, w_chiral = w.split(self.v, dim=-1)
+        turn = torch.linalg.cross(diff, u.index_select(0, dst), dim=-1)
+        return diff * w[..., None] + turn * w_chiral[..., None]
+
+    def _diff(self, x: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+        diff = x.index_select(0, dst) - x.index_select(0, src)  # [E, V, 3]
+        if self.norm_diff:
+            # sqrt(r2 + 1e-8) keeps the gradient finite for coincident points
+            norm = torch.sqrt((diff * diff).sum(-1, keepdim=True) + 1e-8)
+            diff = diff / (norm + self.norm_constant)
+        return diff
 
     def forward(self, h: Tensor, x: Tensor, src: Tensor, dst: Tensor, e: Tensor,
                 scale: Tensor | float) -> tuple[Tensor, Tensor]:
         """``h [N, H]``, ``x [N, V, 3]`` (Å), edges ``src -> dst``, ``e [E, edge_dim]``;
         ``scale`` multiplies aggregated sums (``1/normalization_factor`` or ``1/deg``)."""
         n = h.shape[0]
-        m = self.act(self.e_out(self._edge_hidden(self.e_node, self.e_edge, h, src, dst, e)))
-        if self.att is not None:
-            m = m * torch.sigmoid(self.att(m))
-        agg = aggregate(m, dst, n, scale)
-        h = h + self.node_mlp(torch.cat([h, agg], dim=-1))
+        parts = edge_chunks(src.shape[0], h.shape[1], x.requires_grad or h.requires_grad)
+        ab = self.e_node(h).chunk(2, dim=-1)
+        agg = _chunked_sum(lambda sl: self._messages(ab, src[sl], dst[sl], e[sl]),
+                           dst, parts, (n, h.shape[1]), h)
+        h = h + self.node_mlp(torch.cat([h, agg * scale], dim=-1))
 
-        c = self.act(self.c_mid(self._edge_hidden(self.c_node, self.c_edge, h, src, dst, e)))
-        w = self.c_out(c)  # [E, V] (or [E, 2V] when chiral)
-        if self.tanh:
-            w = torch.tanh(w) * self.coords_range
-        diff = x.index_select(0, dst) - x.index_select(0, src)  # [E, V, 3]
-        if self.norm_diff:
-            # sqrt(r2 + 1e-8) keeps the gradient finite for coincident points
-            norm = torch.sqrt((diff * diff).sum(-1, keepdim=True) + 1e-8)
-            diff = diff / (norm + self.norm_constant)
         vscale = scale if isinstance(scale, float) else scale[..., None]
+        u = None
         if self.chiral:
-            w, w_chiral = w.split(self.v, dim=-1)
-            u = aggregate(diff, dst, n, vscale)
+            u = _chunked_sum(lambda sl: self._diff(x, src[sl], dst[sl]), dst, parts,
+                             (n, self.v, 3), x) * vscale
             u = u / (torch.sqrt((u * u).sum(-1, keepdim=True) + 1e-8) + 1.0)
-            turn = torch.linalg.cross(diff, u.index_select(0, dst), dim=-1)
-            diff = diff * w[..., None] + turn * w_chiral[..., None]
-        else:
-            diff = diff * w[..., None]
-        x = x + aggregate(diff, dst, n, vscale)
+        ab = self.c_node(h).chunk(2, dim=-1)
+        dx = _chunked_sum(lambda sl: self._coord_terms(ab, x, src[sl], dst[sl], e[sl], u),
+                          dst, parts, (n, self.v, 3), x)
+        x = x + dx * vscale
         if self.mix is not None:
             rel = x - x.mean(1, keepdim=True)
             mix = torch.tanh(self.mix(h)).view(n, self.v, self.v)
             x = x + torch.einsum("nvw,nwk->nvk", mix, rel)
         return h, x
+
+
+#: bytes of one ``[edges, hidden]`` float tensor per chunk when sampling: a few such
+#: tensors live at once, and together they stay inside a CPU's last-level cache
+EDGE_CHUNK_BYTES = 2 ** 22
+
+
+def edge_chunks(num_edges: int, width: int, grad: bool) -> list[slice]:
+    """Slices over the edges for one layer pass: a single slice when training (autograd
+    keeps every activation anyway) or when the edges are few; else chunks of about
+    :data:`EDGE_CHUNK_BYTES` per ``[chunk, width]`` tensor. Measured on the 2-core CPU
+    (32 MiB L3; bundled point-cloud model, k = 10, hidden 32, one thread): one shape of
+    16,384 points took 23–25 s in one pass over the edges, 2.8× the 8.6–8.8 s of 8,192
+    points, because each ``[E, H]`` tensor outgrew the cache; chunked: 12–14 s against
+    6.9 s, i.e. linear. 2,048 points (one chunk) are unchanged."""
+    size = max(1024, EDGE_CHUNK_BYTES // (4 * max(1, width)))
+    if (grad and torch.is_grad_enabled()) or num_edges <= size:
+        return [slice(0, num_edges)]
+    return [slice(i, min(i + size, num_edges)) for i in range(0, num_edges, size)]
+
+
+def _chunked_sum(per_edge, dst: Tensor, parts: list[slice], shape: tuple[int, ...],
+                 like: Tensor) -> Tensor:
+    """``sum_edges per_edge(edges)`` onto ``dst`` -> ``shape``, one chunk at a time."""
+    if len(parts) == 1:
+        return aggregate(per_edge(parts[0]), dst, shape[0])
+    out = like.new_zeros(shape)
+    for sl in parts:
+        out.index_add_(0, dst[sl], per_edge(sl))
+    return out
 
 
 class EGNN(nn.Module):

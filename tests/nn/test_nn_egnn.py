@@ -84,3 +84,25 @@ def test_edge_count_independent_of_padding():
     sizes = torch.tensor([9, 29, 15])
     batch = torch.repeat_interleave(torch.arange(3), sizes)
     assert fully_connected_edges(batch).shape[1] == int((sizes * (sizes - 1)).sum())
+
+
+def test_chunked_edge_pass_matches_one_pass(monkeypatch):
+    """Sampling walks the edges in cache-sized chunks; the layer's output (vector
+    channels, chiral update and all) equals the one-pass result, and training (autograd)
+    keeps one pass."""
+    import molediff.nn.egnn as egnn
+
+    g = torch.Generator().manual_seed(0)
+    n, e, h, v = 300, 4000, 16, 2
+    layer = EGNNLayer(h, 5, vector_channels=v, chiral=True)
+    hs, xs = torch.randn(n, h, generator=g), torch.randn(n, v, 3, generator=g) * 3
+    src, dst = torch.randint(0, n, (e,), generator=g), torch.randint(0, n, (e,), generator=g)
+    ea, scale = torch.randn(e, 5, generator=g), 1.0 / (1.0 + torch.rand(n, 1, generator=g))
+    with torch.no_grad():
+        h1, x1 = layer(hs, xs, src, dst, ea, scale)
+        monkeypatch.setattr(egnn, "EDGE_CHUNK_BYTES", 4 * h * 1024)  # 1,024-edge chunks
+        assert len(egnn.edge_chunks(e, h, grad=False)) == 4
+        h2, x2 = layer(hs, xs, src, dst, ea, scale)
+    assert torch.allclose(h1, h2, atol=1e-5) and torch.allclose(x1, x2, atol=1e-5)
+    assert not torch.equal(x1, xs)  # the layer did move the coordinates
+    assert len(egnn.edge_chunks(e, h, grad=True)) == 1
