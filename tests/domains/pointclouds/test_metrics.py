@@ -76,6 +76,21 @@ def test_one_nna_same_distribution_is_about_half():
     assert m["cov_cd"] > 0.4
 
 
+def test_one_nna_unequal_set_sizes_stay_at_half():
+    """16 samples against 112 references of one distribution: 1-NNA on the unequal sets
+    reads ~78 % (most nearest neighbours are references); balanced, it stays near 50 %."""
+    g = torch.Generator().manual_seed(7)
+    radii = 0.5 + 0.5 * torch.rand(128, generator=g, dtype=torch.float64)
+    clouds = sphere(64, 128, seed=8) * radii[:, None, None]
+    m = M.compare_sets(clouds[:16], clouds[16:], emd=False)
+    assert m["1nna_pairs"] == 16 and m["num_reference"] == 112
+    assert 0.25 <= m["1nna_cd"] <= 0.7, m
+    d_ss = M.pairwise(M.chamfer, clouds[:16], clouds[:16])
+    d_sr = M.pairwise(M.chamfer, clouds[:16], clouds[16:])
+    d_rr = M.pairwise(M.chamfer, clouds[16:], clouds[16:])
+    assert M.one_nna(d_ss, d_sr, d_rr) > 0.7  # the bias the balancing removes
+
+
 def test_one_nna_different_sets_is_high():
     a = sphere(64, 30, radius=0.8, seed=5)
     b = cube(64, 30, seed=6)
