@@ -10,7 +10,18 @@ Voxel pipeline (:func:`mesh_from_points`):
    its size);
 3. **marching cubes** (scikit-image) at level 0.5 of the solid, lightly blurred so the
    surface is not a staircase;
-4. **Taubin smoothing** (trimesh; shrink-free, topology kept, so watertightness too).
+4. **Taubin smoothing** (trimesh; shrink-free, topology kept, so watertightness too);
+5. **shrink-wrap**: each vertex moves ``wrap_step`` of the way to the mean of its
+   ``wrap_neighbours`` nearest input points, ``wrap_iterations`` times. The closing and
+   the blur leave the surface about half a voxel outside the points; moving vertices
+   keeps the topology (still one watertight body), and a result that is not is
+   discarded for the unwrapped mesh. Tuned on 48 validation shapes (k = 3-12, steps
+   0.3-1, 1-2 passes): (8, 0.5, 2) took the share with surface-to-points Chamfer
+   <= 1.5 x spacing from 77 % to 100 % at 512 points and from 83 % to 98 % at 2,048,
+   the points-to-surface distance from 1.31 to 0.80 spacings, with 0.2 % of the faces
+   turned over (a full step: 1 %). The mean of neighbours lies slightly inside a
+   curved surface, so volumes come out a few per cent small (torus of 2,048 points:
+   -4 %, unwrapped -1 %).
 
 If the result is not a watertight single body, the closing is retried with larger
 steps (:data:`CLOSINGS`), and finally the **convex hull** (always watertight and one body) is used; the
@@ -139,6 +150,22 @@ def _voxel_mesh(pts: np.ndarray, pitch: float, dilate: int, erode: int,
     return mesh
 
 
+def shrink_wrap(mesh: Any, points: np.ndarray, *, step: float = 0.5, neighbours: int = 8,
+                iterations: int = 2) -> Any:
+    """A copy of ``mesh`` whose vertices moved ``step`` of the way to the mean of their
+    ``neighbours`` nearest ``points``, ``iterations`` times (topology unchanged)."""
+    from scipy.spatial import cKDTree
+
+    out = mesh.copy()
+    tree = cKDTree(points)
+    k = min(int(neighbours), len(points))
+    for _ in range(int(iterations)):
+        _, idx = tree.query(out.vertices, k=k)
+        target = points[idx].mean(1) if k > 1 else points[idx]
+        out.vertices = out.vertices + step * (target - out.vertices)
+    return out
+
+
 def _result(mesh: Any, method: str, pts: np.ndarray, spacing: float, closing: tuple[int, int],
             seed: int) -> MeshResult:
     watertight = bool(mesh.is_watertight)
@@ -157,8 +184,9 @@ CLOSINGS: tuple[tuple[int, int], ...] = ((1, 1), (2, 2), (3, 2), (4, 2), (6, 3))
 
 def mesh_from_points(points: np.ndarray, *, pitch_factor: float = 2.0,
                      closings: tuple[tuple[int, int], ...] = CLOSINGS,
-                     taubin_iterations: int = 10, convex_hull_fallback: bool = True,
-                     seed: int = 0) -> MeshResult:
+                     taubin_iterations: int = 10, wrap_iterations: int = 2,
+                     wrap_step: float = 0.5, wrap_neighbours: int = 8,
+                     convex_hull_fallback: bool = True, seed: int = 0) -> MeshResult:
     """Mesh a point cloud (voxel closing -> marching cubes -> Taubin; convex hull last).
 
     Args:
@@ -169,6 +197,8 @@ def mesh_from_points(points: np.ndarray, *, pitch_factor: float = 2.0,
         closings: ``(dilate, erode)`` voxel steps tried in turn until the mesh is one
             watertight body.
         taubin_iterations: Taubin smoothing passes (0: off).
+        wrap_iterations: shrink-wrap passes onto the points (0: off), see
+            :func:`shrink_wrap` for ``wrap_step`` and ``wrap_neighbours``.
         convex_hull_fallback: use the convex hull when no voxel mesh passes.
         seed: seed of the surface sampling for the Chamfer measurement.
 
@@ -193,6 +223,13 @@ def mesh_from_points(points: np.ndarray, *, pitch_factor: float = 2.0,
             continue
         res = _result(mesh, "voxel", pts, spacing, (dilate, erode), seed)
         if res.ok:
+            if wrap_iterations > 0:
+                wrapped = _result(shrink_wrap(mesh, pts, step=wrap_step,
+                                              neighbours=wrap_neighbours,
+                                              iterations=wrap_iterations),
+                                  "voxel", pts, spacing, (dilate, erode), seed)
+                if wrapped.ok and wrapped.volume > 0:
+                    res = wrapped
             best = res
             break
         notes.append(f"voxel closing {dilate}/{erode}: watertight={res.watertight}, "
