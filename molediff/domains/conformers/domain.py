@@ -280,6 +280,7 @@ class ConformerDomain(GraphDomain):
         prune_rms: float = 0.0,
         max_pairs: int = 32_768,
         time_limit: float | None = None,
+        stereo_guidance: bool | dict[str, float] = True,
     ) -> list[ConformerResult]:
         """Stereo- and geometry-checked conformers
         (:func:`~molediff.domains.conformers.generate.generate_conformers`); molecules with
@@ -312,7 +313,7 @@ class ConformerDomain(GraphDomain):
             results = generate_conformers(
                 draw, [inputs[i] for i in keep], [counts[i] for i in keep], seed=seed,
                 batch_size=batch_size, max_rounds=max_rounds, relax=relax, prune_rms=prune_rms,
-                max_pairs=max_pairs, time_limit=time_limit,
+                max_pairs=max_pairs, time_limit=time_limit, stereo_guidance=stereo_guidance,
                 max_heavy_atoms=self.max_heavy_atoms, device=device, progress=progress,
                 elements=self.elements, gate=self.geometry_gate)
         except ValueError as exc:  # an invalid option, not a bad molecule (those are per result)

@@ -39,6 +39,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ from molediff.domains.chem.featurize import (
 from molediff.domains.chem.geometry import DEFAULT_GATE, GATE_KINDS, GeometryGate, GeometryPlan
 from molediff.domains.chem.inputs import MoleculeInput, largest_fragment, unspecified_stereo
 from molediff.domains.chem.stereo import check_stereo
+from molediff.domains.conformers.stereo_guidance import (
+    StereoTargets,
+    batch_targets,
+    stereo_targets,
+)
+from molediff.domains.conformers.stereo_guidance import stereo_guidance as chirality_guidance
 
 #: the checkpoint shipped with the package
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "conformers_qm9.pt"
@@ -236,13 +243,21 @@ def _graph_key(mol: Chem.Mol) -> str:
 
 @torch.no_grad()
 def _sample_coordinates(draw: Draw, graphs: Sequence[Data], seeds: Sequence[int],
-                        device: torch.device | str) -> list[torch.Tensor]:
+                        device: torch.device | str,
+                        chirality: Sequence[StereoTargets | None] | None = None,
+                        guidance: dict[str, float] | None = None) -> list[torch.Tensor]:
     """One coordinate sample (``[n_i, 3]`` Å, CPU) per featurised graph, all in one batch;
-    graph ``i``'s noise comes from its own stream ``seeds[i]``."""
+    graph ``i``'s noise comes from its own stream ``seeds[i]``. ``chirality``: graph
+    ``i``'s stereo elements, steered by :func:`~molediff.domains.conformers.stereo_guidance.stereo_guidance`
+    (settings ``guidance``)."""
     batch = Batch.from_data_list([g.clone() for g in graphs]).to(device)
     space = GraphSpace(batch.batch, int(batch.num_graphs), sample_seeds=list(seeds))
     template = torch.zeros(batch.num_nodes, 3, device=device)
-    x = draw(template, batch, space, None).float().cpu()
+    kw = {}
+    if chirality is not None and any(t is not None and len(t) for t in chirality):
+        targets = batch_targets(chirality, batch.ptr[:-1].tolist(), device)
+        kw["transform"] = partial(chirality_guidance, targets=targets, **(guidance or {}))
+    x = draw(template, batch, space, None, **kw).float().cpu()
     ptr = batch.ptr.cpu().tolist()
     return [x[ptr[i] : ptr[i + 1]] for i in range(len(graphs))]
 
@@ -280,6 +295,7 @@ def generate_conformers(
     gate: GeometryGate = DEFAULT_GATE,
     max_pairs: int = 32_768,
     time_limit: float | None = None,
+    stereo_guidance: bool | dict[str, float] = True,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -309,6 +325,9 @@ def generate_conformers(
             its graphs in proportion to their atom pairs); a molecule past it gets no
             further draws, keeps what passed and gets a note saying so (``None``: no
             limit).
+        stereo_guidance: steer specified tetrahedral centres and double bonds toward
+            their stereo during sampling (:mod:`~molediff.domains.conformers.stereo_guidance`; a dict:
+            its settings), so fewer draws are mirrored or resampled; ``False``: off.
     """
     counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
     if len(counts) != len(inputs):
@@ -329,6 +348,7 @@ def generate_conformers(
     checks: list[bool] = []
     keys: list[str] = []
     plans: list[GeometryPlan | None] = []
+    chirality: list[StereoTargets | None] = []
     quiet = rdBase.BlockLogs()  # each failure becomes one message of ours, not RDKit's lines
     for item, k in zip(inputs, counts, strict=True):
         label, name = _label_of(item)
@@ -353,6 +373,7 @@ def generate_conformers(
             checks.append(False)
             keys.append("")
             plans.append(None)
+            chirality.append(None)
             continue
         res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0, "mirrored": 0,
                      "geometry_rejected": 0, **{f"gate_{g}": 0 for g in GATE_KINDS},
@@ -362,6 +383,7 @@ def generate_conformers(
         graphs.append(data)
         keys.append(_graph_key(mol))
         plans.append(gate.plan(mol))  # the graph's reference geometry, once per molecule
+        chirality.append(stereo_targets(mol) if checks[-1] else None)
     del quiet
 
     accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
@@ -382,7 +404,10 @@ def generate_conformers(
                 continue
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
             t0 = time.perf_counter()
-            coords = _sample_coordinates(draw, [graphs[i] for i, _ in chunk], seeds, device)  # type: ignore[misc]
+            coords = _sample_coordinates(
+                draw, [graphs[i] for i, _ in chunk], seeds, device,  # type: ignore[misc]
+                [chirality[i] for i, _ in chunk] if stereo_guidance is not False else None,
+                stereo_guidance if isinstance(stereo_guidance, dict) else None)
             elapsed = time.perf_counter() - t0
             pairs = [graphs[i].num_nodes ** 2 for i, _ in chunk]  # type: ignore[union-attr]
             total = sum(pairs)

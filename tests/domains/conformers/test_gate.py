@@ -36,7 +36,7 @@ def _scripted_draw(script):
     ``script(k, atomic_numbers_of_g)`` (``[n_g, 3]`` Å); records every graph it sees."""
     seen: list[list[int]] = []
 
-    def draw(template, cond, space, generator):
+    def draw(template, cond, space, generator, **keywords):  # ignores guidance transforms
         ptr = cond.ptr.tolist()
         assert template.shape == (ptr[-1], 3)
         n = len(ptr) - 1

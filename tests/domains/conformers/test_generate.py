@@ -37,7 +37,7 @@ def _fixed_draw(pos: torch.Tensor):
     """A fake sampler returning ``pos`` for every graph of the batch."""
     calls = []
 
-    def draw(template, cond, space, generator):
+    def draw(template, cond, space, generator, **keywords):  # ignores guidance transforms
         ptr = cond.ptr.tolist()
         assert template.shape == (ptr[-1], 3)
         calls.append(len(ptr) - 1)
@@ -190,7 +190,7 @@ def test_time_limit_stops_a_molecule_and_says_so():
     smi = "C[C@H](N)C(=O)O"
     flat = _fixed_draw(torch.zeros(13, 3))
 
-    def slow(template, cond, space, generator):
+    def slow(template, cond, space, generator, **keywords):
         _time.sleep(0.2)
         return flat(template, cond, space, generator)
 
