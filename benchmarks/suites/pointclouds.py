@@ -131,7 +131,7 @@ def run(quick: bool) -> dict[str, Any]:
         f"unconditional), {n_gen} shapes in {gen_seconds:.0f} s. References: the {len(test)} "
         "test-split shapes (32 at 2,048 points); EMD columns on the first 32 of each set (exact assignment). "
         "1-NNA on equal set sizes (the first min of each): 50 % ideal. One CPU thread on a "
-        "2-core machine that ran a training job on its other core.")
+        "2-core machine that ran other work on its other core.")
     return {"table": "\n".join(table) + "\n", "generation": gen_rows, "meshing": mesh_rows,
             "sampling_time": timing, "generation_seconds": gen_seconds,
             "trained_steps": model.trained_steps, "sampler": model.sampler.name,
