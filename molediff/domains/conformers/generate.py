@@ -254,9 +254,10 @@ def _sample_coordinates(draw: Draw, graphs: Sequence[Data], seeds: Sequence[int]
     space = GraphSpace(batch.batch, int(batch.num_graphs), sample_seeds=list(seeds))
     template = torch.zeros(batch.num_nodes, 3, device=device)
     kw = {}
-    if chirality is not None and any(t is not None and len(t) for t in chirality):
+    if chirality is not None:
         targets = batch_targets(chirality, batch.ptr[:-1].tolist(), device)
-        kw["transform"] = partial(chirality_guidance, targets=targets, **(guidance or {}))
+        if len(targets):
+            kw["transform"] = partial(chirality_guidance, targets=targets, **(guidance or {}))
     x = draw(template, batch, space, None, **kw).float().cpu()
     ptr = batch.ptr.cpu().tolist()
     return [x[ptr[i] : ptr[i + 1]] for i in range(len(graphs))]

@@ -117,7 +117,7 @@ class BatchTargets:
     bond_signs: Tensor
 
     def __len__(self) -> int:
-        return len(self.centre_signs) + len(self.bond_signs)
+        return len(self.centre_signs) // 4 + len(self.bond_signs)
 
 
 def batch_targets(targets: Sequence[StereoTargets | None], offsets: Sequence[int],

@@ -166,6 +166,10 @@ def shrink_wrap(mesh: Any, points: np.ndarray, *, step: float = 0.5, neighbours:
     return out
 
 
+def _one_watertight_body(mesh: Any) -> bool:
+    return bool(mesh.is_watertight) and len(mesh.faces) > 0 and int(mesh.body_count) == 1
+
+
 def _result(mesh: Any, method: str, pts: np.ndarray, spacing: float, closing: tuple[int, int],
             seed: int) -> MeshResult:
     watertight = bool(mesh.is_watertight)
@@ -221,15 +225,13 @@ def mesh_from_points(points: np.ndarray, *, pitch_factor: float = 2.0,
         except (ValueError, RuntimeError) as exc:  # marching cubes found no surface
             notes.append(f"voxel closing {dilate}/{erode}: {exc}")
             continue
+        if wrap_iterations > 0 and _one_watertight_body(mesh):
+            wrapped = shrink_wrap(mesh, pts, step=wrap_step, neighbours=wrap_neighbours,
+                                  iterations=wrap_iterations)
+            if _one_watertight_body(wrapped) and abs(wrapped.volume) > 0:
+                mesh = wrapped
         res = _result(mesh, "voxel", pts, spacing, (dilate, erode), seed)
         if res.ok:
-            if wrap_iterations > 0:
-                wrapped = _result(shrink_wrap(mesh, pts, step=wrap_step,
-                                              neighbours=wrap_neighbours,
-                                              iterations=wrap_iterations),
-                                  "voxel", pts, spacing, (dilate, erode), seed)
-                if wrapped.ok and wrapped.volume > 0:
-                    res = wrapped
             best = res
             break
         notes.append(f"voxel closing {dilate}/{erode}: watertight={res.watertight}, "

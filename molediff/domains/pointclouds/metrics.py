@@ -173,15 +173,14 @@ def compare_sets(sample: Tensor, reference: Tensor, *, emd: bool = True,
         method = "exact" if s.shape[1] <= EXACT_EMD_MAX_POINTS else "sinkhorn"
         dists.append(("emd", emd_exact if method == "exact" else emd_sinkhorn))
         out["emd_method"] = method
+    k = min(len(s), len(r))  # 1-NNA on equal set sizes: the within-set distances of the first k only
     for name, fn in dists:
         d_sr = pairwise(fn, s, r, batch_size)
-        d_ss = pairwise(fn, s, s, batch_size)
-        d_rr = pairwise(fn, r, r, batch_size)
         mmd, cov = mmd_cov(d_sr)
         out[f"mmd_{name}"] = mmd
         out[f"cov_{name}"] = cov
-        k = min(len(s), len(r))
-        out[f"1nna_{name}"] = one_nna(d_ss[:k, :k], d_sr[:k, :k], d_rr[:k, :k])
-    out["1nna_pairs"] = float(min(len(s), len(r)))
+        out[f"1nna_{name}"] = one_nna(pairwise(fn, s[:k], s[:k], batch_size), d_sr[:k, :k],
+                                      pairwise(fn, r[:k], r[:k], batch_size))
+    out["1nna_pairs"] = float(k)
     out["jsd"] = jsd(s, r)
     return out

@@ -73,13 +73,13 @@ def check_settings(cfg: Any) -> dict[str, Any]:
     if cfg.steps is not None:
         positive_int(cfg.steps, "steps")
     for key in ("refine", "trajectory"):
-        if not isinstance(d.get(key, False), bool):
-            raise UsageError(f"design.{key} must be true or false, got {d.get(key)!r}")
+        if not isinstance(d[key], bool):
+            raise UsageError(f"design.{key} must be true or false, got {d[key]!r}")
     if not isinstance(d.seed, int):
         raise UsageError(f"design.seed must be an integer, got {d.seed!r}")
     return {"num_designs": int(d.num_designs), "max_rounds": int(d.max_rounds),
             "batch_size": int(d.batch_size), "seed": int(d.seed), "refine": bool(d.refine),
-            "sequences": int(sequences), "trajectory": bool(d.get("trajectory", False))}
+            "sequences": int(sequences), "trajectory": bool(d.trajectory)}
 
 
 def build_design_request(cfg: Any, max_length: int = 1000) -> Any:
