@@ -7,7 +7,10 @@ the mesh export on real and generated shapes, and sampling time against point co
    (:func:`compare_sets`: sample first, reference second; 1-NNA on equal set sizes, as
    PointFlow). The floor row compares as many *training* shapes (fresh random point
    subsets) with the same test shapes: what a model that reproduces the training set
-   exactly would score.
+   exactly would score. Two more rows give those shapes random orientations (what an
+   E(3)-equivariant model draws) and then the pose prior (:mod:`~molediff.domains.
+   pointclouds.pose`, on by default in generation): what orientation alone costs and what
+   the prior gives back.
    EMD (exact assignment at 512 points) on the first 32 of each set only (cost). The
    2,048-point row of the GPU recipe (``experiment=pointclouds_gpu``) is the floor only
    (32 vs 32 shapes): no GPU model was trained.
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from molediff.domains.pointclouds.command import BUNDLED_CHECKPOINT
 from molediff.domains.pointclouds.data import load_shape_file
@@ -79,9 +83,15 @@ def run(quick: bool) -> dict[str, Any]:
     ref = _subsets(test.points, points, seed=1)
     floor = _subsets(train.points[np.random.default_rng(2).choice(len(train), n_gen, False)],
                      points, seed=3)
+    # what orientation alone costs an equivariant model, and what the pose prior gives back
+    rotated = np.einsum("sij,snj->sni", Rotation.random(n_gen, random_state=4).as_matrix(), floor)
+    gen_pose = torch.Generator().manual_seed(5)
+    posed = np.stack([model.domain.poses().pose(p, gen_pose) for p in rotated])
     gen_rows = []
     for name, sample in ((f"generated ({model.trained_steps} training steps)", generated),
-                         ("floor: training shapes resampled", floor)):
+                         ("floor: training shapes resampled", floor),
+                         ("floor, randomly rotated", rotated),
+                         ("floor, randomly rotated, then pose prior", posed)):
         m = compare_sets(torch.from_numpy(sample), torch.from_numpy(ref), emd=False)
         e = compare_sets(torch.from_numpy(sample[:32]), torch.from_numpy(ref[:32]), emd=True)
         gen_rows.append({"set": name, "points": points, **m,
@@ -128,7 +138,7 @@ def run(quick: bool) -> dict[str, Any]:
     table += [f"| {t['points']} | {t['seconds_per_shape']:.1f} | {t['nfe']:.0f} |" for t in timing]
     table.append(
         f"\nOurs: bundled checkpoint ({model.sampler.name}, {model.sampler.steps} steps, "
-        f"unconditional), {n_gen} shapes in {gen_seconds:.0f} s. References: the {len(test)} "
+        f"unconditional, pose prior), {n_gen} shapes in {gen_seconds:.0f} s. References: the {len(test)} "
         "test-split shapes (32 at 2,048 points); EMD columns on the first 32 of each set (exact assignment). "
         "1-NNA on equal set sizes (the first min of each): 50 % ideal. One CPU thread on a "
         "2-core machine that ran other work on its other core.")

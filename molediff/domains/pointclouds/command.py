@@ -66,6 +66,9 @@ def check_config(cfg: Any) -> dict[str, Any]:
     for k in ("steps", "num_points"):
         if cfg.get(k) is not None:
             opts[k] = positive_int(cfg[k], k)
+    for k in ("mesh", "pose"):
+        if not isinstance(cfg[k], bool):
+            raise UsageError(f"{k} must be true or false, got {cfg[k]!r}")
     fmts = cfg.formats
     fmts = [fmts] if isinstance(fmts, str) else list(fmts)
     opts["formats"] = check_formats(fmts)
@@ -108,6 +111,7 @@ def run(cfg: Any) -> dict[str, Any]:
     domain = model.domain
     if "num_points" in opts:
         domain.num_points = opts["num_points"]
+    domain.pose_prior = bool(cfg.pose)
     domain.parse_condition(opts["condition"], 1)  # an unknown class fails before sampling
     t0 = time.perf_counter()
     samples = model.generate(opts["num_samples"], condition=opts["condition"],

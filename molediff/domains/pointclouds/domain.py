@@ -29,6 +29,7 @@ from molediff.domains.base import Draw, Generator, Progress
 from molediff.domains.graph_domain import GraphDomain
 from molediff.domains.pointclouds import data as shape_data
 from molediff.domains.pointclouds.meshing import MeshResult, mesh_from_points
+from molediff.domains.pointclouds.pose import PosePrior
 from molediff.utils.errors import InputError, UsageError
 
 #: standard deviation of the unit-sphere-normalised bundled shapes (train split: 0.33 over
@@ -102,6 +103,9 @@ class PointCloudDomain(GraphDomain):
         max_rounds: sampling rounds for shapes whose mesh fails the check.
         mesh: mesh every sample in :meth:`generate` (the check needs it).
         pitch_factor: voxel pitch in mean nearest-neighbour spacings (meshing).
+        pose_prior: give each generated shape the pose of training shapes like it
+            (:mod:`~molediff.domains.pointclouds.pose`); off: the random orientation the
+            equivariant network draws.
     """
 
     name = "pointclouds"
@@ -110,7 +114,8 @@ class PointCloudDomain(GraphDomain):
                  num_points: int = 2048, conditional: bool = True,
                  sigma_data: float = SHAPES_SIGMA_DATA, cond_dropout: float = 0.1,
                  limit_train: int | None = None, max_rounds: int = 3, mesh: bool = True,
-                 pitch_factor: float = 2.0, classes: Sequence[str] | None = None) -> None:
+                 pitch_factor: float = 2.0, classes: Sequence[str] | None = None,
+                 pose_prior: bool = True) -> None:
         super().__init__(sigma_data=sigma_data, cond_dropout=cond_dropout if conditional else 0.0)
         if int(num_points) < 8:
             raise ValueError(f"num_points must be >= 8, got {num_points}")
@@ -122,6 +127,8 @@ class PointCloudDomain(GraphDomain):
         # class names are part of the model (stored in its config): known before setup
         self.classes = list(classes) if classes is not None else None
         self._shapes: shape_data.ShapeSet | None = None
+        self.pose_prior = bool(pose_prior)
+        self._poses: PosePrior | None = None
 
     # ----------------------------------------------------------------- data
     def shapes(self) -> shape_data.ShapeSet:
@@ -164,6 +171,20 @@ class PointCloudDomain(GraphDomain):
         y = self.y_rows() if self.conditional else None
         self._train = _PointDataset(train, self.num_points, y, random_subset=True)
         self._val = _PointDataset(shapes.subset("valid"), self.num_points, y, random_subset=False)
+
+    def poses(self) -> PosePrior:
+        """The pose bank of the training shapes (built on first use)."""
+        if self._poses is None:
+            train = self.shapes().subset("train")
+            self._poses = PosePrior.from_shapes(train.points, train.labels)
+        return self._poses
+
+    def pose(self, sample: PointCloudSample, generator: torch.Generator) -> None:
+        """Give ``sample`` a training shape's pose (in place; off: unchanged)."""
+        if not self.pose_prior or not np.isfinite(sample.points).all():
+            return  # a non-finite shape has no frame; the check rejects it
+        label = None if sample.label is None else self.class_names().index(sample.label)
+        sample.points = self.poses().pose(sample.points, generator, label)
 
     def reference_points(self, split: str = "valid", num_points: int | None = None,
                          seed: int = 0) -> np.ndarray:
@@ -290,6 +311,7 @@ class PointCloudDomain(GraphDomain):
                                                generator=gen, device=device)
                 for i, s in zip(idx, self.decode(draw(x, cond, space, gen), cond, space),
                                 strict=True):
+                    self.pose(s, gen)
                     why = self.check(s, mesh)
                     if why is None:
                         s.rounds = r

@@ -57,6 +57,7 @@ def test_train_then_generate_checked_assets(tiny_checkpoint, tmp_path, cli):
     (["formats=[fbx]"], "unsupported mesh format"),
     (["colour=red"], "colour"),
     (["oops"], "key=value"),
+    (["pose=maybe"], "pose must be true or false"),
     (["checkpoint=/nonexistent.pt"], "nonexistent"),
 ])
 def test_bad_options_fail_before_any_model_work(tmp_path, cli, args, message):
