@@ -175,7 +175,11 @@ class PointCloudDomain(GraphDomain):
     def poses(self) -> PosePrior:
         """The pose bank of the training shapes (built on first use)."""
         if self._poses is None:
-            train = self.shapes().subset("train")
+            try:
+                train = self.shapes().subset("train")
+            except InputError as exc:
+                raise InputError(f"the pose prior needs the model's training shapes: {exc} "
+                                 "(pose=false samples without it)") from None
             self._poses = PosePrior.from_shapes(train.points, train.labels)
         return self._poses
 

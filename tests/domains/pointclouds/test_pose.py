@@ -4,6 +4,7 @@ its known effect on 1-NNA (random orientation vs real poses)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
@@ -11,6 +12,7 @@ from molediff.domains.pointclouds.data import load_shape_file
 from molediff.domains.pointclouds.domain import PointCloudDomain
 from molediff.domains.pointclouds.metrics import compare_sets
 from molediff.domains.pointclouds.pose import PosePrior, principal_frame
+from molediff.utils.errors import InputError
 
 
 def skewed_box(seed: int = 0, n: int = 400) -> np.ndarray:
@@ -92,3 +94,13 @@ def test_domain_poses_generated_shapes_unless_turned_off():
         rot = principal_frame(p.points)[1]  # one of the training shapes' poses
         assert np.abs(bank.rotations - rot).max(axis=(1, 2)).min() < 1e-4
         assert not np.allclose(r.points, p.points, atol=1e-3)
+
+
+def test_missing_training_shapes_name_the_way_out(tmp_path):
+    d = PointCloudDomain(num_points=64, mesh_dir=str(tmp_path / "gone"), classes=["user"],
+                         mesh=False)
+    with pytest.raises(InputError, match="pose prior needs the model's training shapes.*"
+                                         "pose=false"):
+        d.generate(lambda t, c, s, g: torch.randn(t.shape, generator=g), 1)
+    d.pose_prior = False
+    assert len(d.generate(lambda t, c, s, g: torch.randn(t.shape, generator=g), 1)) == 1
