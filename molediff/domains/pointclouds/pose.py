@@ -4,8 +4,9 @@ The denoiser is E(3)-equivariant, so the distribution it learns is rotation-inva
 generated shape comes out in a uniformly random orientation. Real assets are not posed at
 random (pybullet's objects and most meshes stand upright, their principal axes along the
 coordinate axes), and neither are the held-out shapes of the benchmark. Randomly rotating
-real training shapes alone raises their Chamfer 1-NNA against held-out shapes from about
-50 % to about 83 %: a perfect equivariant model could not do better than that without a pose.
+real training shapes alone raises their Chamfer 1-NNA against the 118 test shapes from
+46.6 % to 84.7 % (posed again: 53.4 %; ``--only pointclouds``): a perfect equivariant model
+could not do better than that without a pose.
 
 The pose is sampled, not predicted: p(shape, pose) = p(shape up to rotation) x p(pose | spread).
 Each shape's *principal frame* (centred, axes along decreasing variance, signs by the third
@@ -24,6 +25,10 @@ import torch
 
 # training shapes whose principal spreads are nearest: the pose is drawn among them
 POSE_NEIGHBOURS = 16
+
+
+def _log(spread: np.ndarray) -> np.ndarray:
+    return np.log(spread + 1e-9)  # a flat shape has a zero spread
 
 
 def principal_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +74,7 @@ class PosePrior:
             raise ValueError("a pose prior needs at least one shape")
         frames = [principal_frame(p) for p in points]
         return cls(np.stack([f[1] for f in frames]),
-                   np.log(np.stack([f[2] for f in frames]) + 1e-9),
+                   _log(np.stack([f[2] for f in frames])),
                    np.zeros(len(points), np.int64) if labels is None else np.asarray(labels))
 
     def pose(self, points: np.ndarray, generator: torch.Generator, label: int | None = None,
@@ -81,7 +86,7 @@ class PosePrior:
         pool = np.arange(len(self.rotations))
         if label is not None and np.any(self.labels == label):
             pool = pool[self.labels == label]
-        gap = ((self.log_spread[pool] - np.log(spread + 1e-9)) ** 2).sum(1)
+        gap = ((self.log_spread[pool] - _log(spread)) ** 2).sum(1)
         near = pool[np.argsort(gap, kind="stable")[:neighbours]]
         pick = int(torch.randint(len(near), (1,), generator=generator,
                                  device=generator.device).item())
