@@ -33,7 +33,7 @@ from molediff.nn.edge_builder import EdgeBuilder, EdgeMode
 from molediff.nn.embeddings import ConditionEmbedding, NoiseEmbedding
 from molediff.nn.graph_io import center_per_graph, parse_inputs, segment_mean
 
-__all__ = ["EGNN", "EGNNLayer", "edge_chunks"]
+__all__ = ["EGNN", "EGNNLayer", "SHAPE_INVARIANTS", "edge_chunks", "shape_frame"]
 
 
 def _pair_sqdist(x_dst: Tensor, x_src: Tensor) -> Tensor:
@@ -66,6 +66,14 @@ class EGNNLayer(nn.Module):
         chiral: add a coordinate update along ``(x_i - x_j) × u_i`` (``u_i``: the node's
             mean neighbour direction). A cross product is a pseudovector, so the layer is
             SE(3)- but not reflection-equivariant and can tell enantiomers apart.
+        global_context: give every node its graph's context, so local (kNN) edges can
+            still agree on a global shape: the node update also reads the graph's mean
+            features and two invariants of the node's place in the graph's shape
+            (``|r|^2 / tr Σ`` and ``r^T Σ r / (tr Σ)^2``, ``r`` from the centroid, ``Σ``
+            the graph's coordinate covariance), and the coordinate update adds
+            ``a_i Σ r_i / tr Σ + b_i r_i`` with ``a, b ∈ (-1, 1)`` from the node's
+            features: an anisotropic stretch along the shape's principal axes.  All of it
+            is E(3)-equivariant (``Σ → R Σ Rᵀ``) and costs O(N) per layer.
     """
 
     def __init__(
@@ -81,11 +89,13 @@ class EGNNLayer(nn.Module):
         mix_channels: bool = True,
         act: type[nn.Module] = nn.SiLU,
         chiral: bool = False,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         h, v = hidden, vector_channels
         self.v = v
         self.chiral = chiral
+        self.global_context = global_context
         self.attention = attention
         self.tanh = tanh
         self.coords_range = coords_range
@@ -97,7 +107,12 @@ class EGNNLayer(nn.Module):
         self.e_edge = nn.Linear(edge_dim, h, bias=False)
         self.e_out = nn.Linear(h, h)
         self.att = nn.Linear(h, 1) if attention else None
-        self.node_mlp = nn.Sequential(nn.Linear(2 * h, h), act(), nn.Linear(h, h))
+        node_in = 3 * h + len(SHAPE_INVARIANTS) if global_context else 2 * h
+        self.node_mlp = nn.Sequential(nn.Linear(node_in, h), act(), nn.Linear(h, h))
+        self.stretch = nn.Linear(h, 2) if global_context else None
+        if self.stretch is not None:  # start as the plain layer
+            nn.init.zeros_(self.stretch.weight)
+            nn.init.zeros_(self.stretch.bias)
         # equivariant update: coord_mlp(Linear(2h+e, h), act, Linear(h, h), act, Linear(h, V))
         self.c_node = nn.Linear(h, 2 * h)
         self.c_edge = nn.Linear(edge_dim, h, bias=False)
@@ -141,15 +156,27 @@ class EGNNLayer(nn.Module):
         return diff
 
     def forward(self, h: Tensor, x: Tensor, src: Tensor, dst: Tensor, e: Tensor,
-                scale: Tensor | float) -> tuple[Tensor, Tensor]:
+                scale: Tensor | float, graph: tuple[Tensor, int] | None = None
+                ) -> tuple[Tensor, Tensor]:
         """``h [N, H]``, ``x [N, V, 3]`` (Å), edges ``src -> dst``, ``e [E, edge_dim]``;
-        ``scale`` multiplies aggregated sums (``1/normalization_factor`` or ``1/deg``)."""
+        ``scale`` multiplies aggregated sums (``1/normalization_factor`` or ``1/deg``);
+        ``graph``: ``(batch [N], num_graphs)``, needed with ``global_context``."""
         n = h.shape[0]
         parts = edge_chunks(src.shape[0], h.shape[1], x.requires_grad or h.requires_grad)
         ab = self.e_node(h).chunk(2, dim=-1)
         agg = _chunked_sum(lambda sl: self._messages(ab, src[sl], dst[sl], e[sl]),
                            dst, parts, (n, h.shape[1]), h)
-        h = h + self.node_mlp(torch.cat([h, agg * scale], dim=-1))
+        if self.global_context:
+            if graph is None:
+                raise ValueError("global_context needs graph=(batch, num_graphs)")
+            batch, num_graphs = graph
+            r, sigma_r, invariants = shape_frame(x.mean(1), batch, num_graphs)
+            pooled = segment_mean(h, batch, num_graphs).index_select(0, batch)
+            h = h + self.node_mlp(torch.cat([h, agg * scale, pooled, invariants], dim=-1))
+            a, b = torch.tanh(self.stretch(h)).unbind(-1)
+            x = x + (a[:, None] * sigma_r + b[:, None] * r)[:, None, :]
+        else:
+            h = h + self.node_mlp(torch.cat([h, agg * scale], dim=-1))
 
         vscale = scale if isinstance(scale, float) else scale[..., None]
         u = None
@@ -166,6 +193,28 @@ class EGNNLayer(nn.Module):
             mix = torch.tanh(self.mix(h)).view(n, self.v, self.v)
             x = x + torch.einsum("nvw,nwk->nvk", mix, rel)
         return h, x
+
+
+#: names of the per-node shape invariants :func:`shape_frame` returns
+SHAPE_INVARIANTS: tuple[str, ...] = ("radial", "principal")
+
+
+def shape_frame(pos: Tensor, batch: Tensor, num_graphs: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Where each node sits in its graph's shape.
+
+    ``pos [N, 3]`` -> ``r [N, 3]`` (from the graph's centroid), ``Σ r / tr Σ [N, 3]``
+    (``Σ``: the graph's 3×3 coordinate covariance; equivariant, longest along the
+    principal axis) and invariants ``[N, 2]``: ``|r|^2 / tr Σ`` and
+    ``r^T Σ r / (tr Σ)^2``.  Degenerate graphs (one node) give zeros."""
+    r = pos - segment_mean(pos, batch, num_graphs).index_select(0, batch)
+    cov = segment_mean(r[:, :, None] * r[:, None, :], batch, num_graphs)  # [B, 3, 3]
+    trace = cov.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-8)  # [B]
+    cov_n = (cov / trace[:, None, None]).index_select(0, batch)
+    sigma_r = torch.einsum("nij,nj->ni", cov_n, r)
+    t = trace.index_select(0, batch)[:, None]
+    invariants = torch.cat([(r * r).sum(-1, keepdim=True) / t,
+                            (r * sigma_r).sum(-1, keepdim=True) / t], dim=-1)
+    return r, sigma_r, invariants
 
 
 #: bytes of one ``[edges, hidden]`` float tensor per chunk when sampling: a few such
@@ -231,6 +280,10 @@ class EGNN(nn.Module):
         normalization_factor: divisor of summed messages (EDM QM9: 1).
         initial_distances: add the input's squared distances as edge features (EDM).
         distance_scale: squared distances enter edge features divided by this (Å^2).
+        global_context: every layer also reads graph-level context (mean features,
+            the node's place in the graph's shape) and can stretch the graph along its
+            principal axes (see :class:`EGNNLayer`); for shapes, where kNN edges alone
+            see only a neighbourhood.
         centre_channel: ``None`` (default) centres the coordinate update per column, as
             ``GraphSpace`` centres each channel; an index ``c`` subtracts channel ``c``'s
             mean update from every channel instead (one shift per graph), so the channels
@@ -263,9 +316,11 @@ class EGNN(nn.Module):
         mix_channels: bool = True,
         chiral: bool = False,
         centre_channel: int | None = None,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         v = vector_channels
+        self.global_context = global_context
         if centre_channel is not None and not 0 <= centre_channel < v:
             raise ValueError(f"centre_channel={centre_channel} must be in [0, {v})")
         self.centre_channel = centre_channel
@@ -289,7 +344,7 @@ class EGNN(nn.Module):
         edge_dim = v * v * (2 if initial_distances else 1) + self.edge_builder.attr_dim
         self.layers = nn.ModuleList(
             EGNNLayer(hidden, edge_dim, v, attention, tanh, coords_range, norm_diff,
-                      norm_constant, mix_channels, chiral=chiral)
+                      norm_constant, mix_channels, chiral=chiral, global_context=global_context)
             for _ in range(layers)
         )
         self.out = nn.Linear(hidden, self.scalar_features) if self.scalar_features else None
@@ -326,7 +381,8 @@ class EGNN(nn.Module):
             parts = [d, d0] if self.initial_distances else [d]
             if static.shape[1]:
                 parts.append(static)
-            h, x = layer(h, x, src, dst, torch.cat(parts, -1), scale)
+            h, x = layer(h, x, src, dst, torch.cat(parts, -1), scale,
+                         (batch, inp.num_graphs) if self.global_context else None)
 
         if self.centre_channel is None:
             delta = center_per_graph((x - x0).reshape(n, 3 * self.vector_channels), batch,

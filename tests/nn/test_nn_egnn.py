@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
@@ -106,3 +107,39 @@ def test_chunked_edge_pass_matches_one_pass(monkeypatch):
     assert torch.allclose(h1, h2, atol=1e-5) and torch.allclose(x1, x2, atol=1e-5)
     assert not torch.equal(x1, xs)  # the layer did move the coordinates
     assert len(egnn.edge_chunks(e, h, grad=True)) == 1
+
+
+def test_shape_frame_knows_the_long_axis():
+    from molediff.nn.egnn import shape_frame
+
+    # two graphs: a rod along x (long) and a flat disc in the yz plane, shifted
+    g = torch.Generator().manual_seed(0)
+    rod = torch.randn(200, 3, generator=g, dtype=torch.float64) * torch.tensor([3.0, 0.3, 0.3])
+    disc = torch.randn(100, 3, generator=g, dtype=torch.float64) * torch.tensor([0.1, 2.0, 2.0])
+    pos = torch.cat([rod + 10.0, disc - 4.0])
+    batch = torch.cat([torch.zeros(200, dtype=torch.long), torch.ones(100, dtype=torch.long)])
+    r, sigma_r, inv = shape_frame(pos, batch, 2)
+    assert r[:200].mean(0).abs().max() < 1e-9 and r[200:].mean(0).abs().max() < 1e-9
+    # radial invariant: mean |r|^2 / tr Σ is exactly 1 per graph
+    torch.testing.assert_close(inv[:200, 0].mean(), torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(inv[200:, 0].mean(), torch.tensor(1.0, dtype=torch.float64))
+    # Σ r / tr Σ points along the rod's axis and inside the disc's plane
+    along = sigma_r[:200].abs().mean(0)
+    assert along[0] > 20 * along[1:].max()
+    across = sigma_r[200:].abs().mean(0)
+    assert across[0] < 0.05 * across[1:].min()
+    # the principal invariant is larger at the rod's tips than at its waist
+    tips = r[:200, 0].abs() > 3.0
+    assert inv[:200, 1][tips].mean() > 4 * inv[:200, 1][~tips].mean()
+
+
+def test_global_context_layer_starts_without_stretch_and_needs_the_graph():
+    # the stretch head starts at zero, so only the node MLP's extra inputs differ
+    torch.manual_seed(0)
+    layer = EGNNLayer(8, 2, global_context=True).double()
+    assert layer.stretch is not None and layer.stretch.weight.abs().max() == 0
+    with pytest.raises(ValueError, match="global_context"):
+        h = torch.randn(4, 8, dtype=torch.float64)
+        x = torch.randn(4, 1, 3, dtype=torch.float64)
+        src, dst = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3])
+        layer(h, x, src, dst, torch.randn(3, 2, dtype=torch.float64), 1.0)

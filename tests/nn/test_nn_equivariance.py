@@ -26,6 +26,12 @@ CONFIGS = {
                      edges="knn", k=4, sequence_neighbours=2), 4, 2, 0),
     "egnn_given": (lambda: EGNN(3 + FEAT, hidden=16, layers=2, edges="given",
                                 edge_features=2), 1, 0, 2),
+    "egnn_knn_global": (
+        lambda: EGNN(3 + FEAT, hidden=16, layers=2, edges="knn", k=3, global_context=True),
+        1, 0, 0),
+    "egnn_v4_global": (
+        lambda: EGNN(12 + FEAT, vector_channels=4, hidden=16, layers=2, edges="knn", k=3,
+                     global_context=True), 4, 0, 0),
     "tfn_radius": (
         lambda: TensorFieldNetwork(3 + FEAT, scalars=8, vectors=4, tensors=2, layers=2,
                                    edges="radius", cutoff=3.0), 1, 0, 0),
