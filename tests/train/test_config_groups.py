@@ -51,7 +51,8 @@ LR_BEFORE = {"conformers_qm9_cpu": 1e-3, "conformers_qm9_gpu": 5e-4, "digits_sma
 OPTIM_BEFORE = {"_target_": "torch.optim.AdamW", "betas": [0.9, 0.999], "weight_decay": 0.0}
 #: keys the EGNN experiments gained from conf/model/egnn.yaml (deliberately: now stated)
 EGNN_ADDED = {"in_features", "cond_features", "vector_channels", "cutoff", "k", "edge_features",
-              "sequence_neighbours", "graph_cond_features", "norm_diff", "mix_channels"}
+              "sequence_neighbours", "graph_cond_features", "norm_diff", "mix_channels",
+              "global_context"}
 
 
 def test_every_rewritten_experiment_still_exists():
