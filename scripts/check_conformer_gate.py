@@ -1,7 +1,7 @@
 """Quick tuning check of a conformer checkpoint on CCD *validation* ligands: how many get
 conformers, and how many draws fail the geometry gate and the stereo check.
 
-    python scripts/check_conformer_gate.py molediff/checkpoints/wip/conformers_drugs.pt \
+    python scripts/check_conformer_gate.py molediff/checkpoints/conformers_drugs.pt \
         --ligands 6 -k 4
 
 Ligands: the validation part in a fixed random order (seed 1), those with only the

@@ -204,6 +204,7 @@ def export_checkpoint(
     expect_domain: str | None = None,
     sampler: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
+    domain: dict[str, Any] | None = None,
 ) -> Path:
     """Slim a training checkpoint into one to ship: the EMA weights (``ema.shadow.*``) and
     the ``molediff`` entry only, in the current format.
@@ -213,6 +214,8 @@ def export_checkpoint(
             the default sampling the model ships with, chosen after training.
         training: facts about the training budget stored as ``molediff.training``
             (e.g. ``device``, ``train_seconds``), shown by benchmarks and model cards.
+        domain: entries merged into the config's ``domain`` (e.g. a generation default
+            chosen on validation data after training).
     """
     from molediff.core.samplers import SamplerSpec
 
@@ -227,6 +230,11 @@ def export_checkpoint(
         SamplerSpec(sampler["name"], sampler.get("steps", 18), sampler.get("options"))  # fail now
         cfg = checkpoint_config(ckpt)
         cfg.sampler = {"_target_": "molediff.core.samplers.SamplerSpec", **sampler}
+        meta["config_yaml"] = config_to_yaml(cfg)
+    if domain:
+        cfg = checkpoint_config({META_KEY: meta})
+        for key, value in domain.items():
+            cfg.domain[key] = value
         meta["config_yaml"] = config_to_yaml(cfg)
     if training is not None:
         meta["training"] = dict(meta.get("training") or {}) | dict(training)

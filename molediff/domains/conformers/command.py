@@ -7,7 +7,9 @@ Examples::
     molediff conformers -i molecules.smi -n 10 -o out.sdf      # .smi / .csv / .sdf input
     molediff conformers "CCO" -n 3 -o - | head                 # SDF on standard output
 
-Uses the bundled checkpoint (``molediff/checkpoints/conformers_qm9.pt``) unless
+Uses the bundled models (``--model auto``: molecules inside QM9's training range, at most
+9 heavy atoms of H C N O F, go to ``conformers_qm9.pt``, the rest to the ETKDG-seeded
+``conformers_drugs.pt``; :mod:`molediff.domains.conformers.routing`) unless
 ``--checkpoint`` is given, through :func:`molediff.inference.load_model` and the conformer
 domain's generation path. Every conformer's stereocentres and double-bond stereo match
 the input (resampled / mirrored / dropped otherwise; counted in the SDF properties and
@@ -29,6 +31,7 @@ from typing import Any
 from molediff.utils.entry import run_entry
 from molediff.utils.errors import InputError, UsageError
 
+MODELS = ("auto", "qm9", "drugs")
 SAMPLERS = ("heun", "euler", "ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_sde", "restart")
 PROG = "molediff conformers"
 
@@ -38,7 +41,13 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num-confs", type=int, default=10, help="conformers per molecule (10)")
     p.add_argument("-o", "--output", required=True,
                    help="output SDF path ('-': standard output)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint (default: the bundled QM9 model)")
+    p.add_argument("--model", choices=MODELS, default="auto",
+                   help="bundled model: qm9 (diffusion from noise; trained on QM9, at most 9 "
+                        "heavy atoms of H C N O F), drugs (ETKDG-seeded partial diffusion; "
+                        "H C N O F P S Cl Br I, up to 64 heavy atoms) or auto (qm9 for "
+                        "molecules inside QM9's range, drugs for the rest; the default)")
+    p.add_argument("--checkpoint", default=None,
+                   help="a conformer checkpoint instead of the bundled models")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="core sampler (default: the checkpoint's, heun)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
@@ -84,6 +93,8 @@ def check_args(args: argparse.Namespace) -> dict[str, Any]:
             positive_int(value, flag)
     non_negative_float(args.prune_rms, "--prune-rms")
     non_negative_float(args.time_limit, "--time-limit")
+    if args.checkpoint and args.model != "auto":
+        raise UsageError(f"--checkpoint and --model {args.model}: give one of them")
     from molediff.core.samplers import parse_sampler_option
 
     try:
@@ -93,7 +104,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
-    """Check the options and the output, load the model, generate, report per-molecule
+    """Check the options and the output, load the model(s), generate, report per-molecule
     failures on stderr, write the SDF; return the exit status."""
     from molediff.utils.io import check_output_path
 
@@ -101,43 +112,73 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     options = check_args(args)
 
     import torch
-
-    from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize, summary_line
-    from molediff.inference import load_model
-
-    torch.set_num_threads(args.threads)
-    model = load_model(args.checkpoint or BUNDLED_CHECKPOINT, expect_domain="conformers",
-                       sampler=args.sampler, steps=args.steps, sampler_options=options,
-                       device=args.device)
-    if args.max_heavy_atoms is not None:
-        model.domain.max_heavy_atoms = int(args.max_heavy_atoms)
     from rdkit import RDLogger
 
+    from molediff.domains.conformers.generate import summarize, summary_line
+    from molediff.domains.conformers.routing import BUNDLED, route
+
     RDLogger.DisableLog("rdApp.*")  # our own one-line message per molecule replaces RDKit's
+    torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        groups = {args.checkpoint: list(range(len(inputs)))}
+    elif args.model == "auto":
+        groups = {str(BUNDLED[name]): idx for name, idx in route(inputs).items()}
+    else:
+        groups = {str(BUNDLED[args.model]): list(range(len(inputs)))}
+    models = [(_load(path, args, options), idx) for path, idx in groups.items()]
+    results: list[Any] = [None] * len(inputs)
     t0 = time.perf_counter()
-    results = model.generate(
-        args.num_confs * len(inputs), condition=list(inputs), seed=args.seed,
-        batch_size=args.batch_size, progress=not args.quiet, max_rounds=args.max_rounds,
-        relax=args.relax, prune_rms=args.prune_rms, time_limit=args.time_limit or None)
+    for model, idx in models:
+        part = model.generate(
+            args.num_confs * len(idx), condition=[inputs[k] for k in idx], seed=args.seed,
+            batch_size=args.batch_size, progress=not args.quiet, max_rounds=args.max_rounds,
+            relax=args.relax, prune_rms=args.prune_rms, time_limit=args.time_limit or None,
+            strict=False)
+        label = _model_label(model)
+        for k, r in zip(idx, part, strict=True):
+            r.model = label
+            results[k] = r
     seconds = time.perf_counter() - t0
+    ok = [r for r in results if r.ok]
+    if not ok:  # one line naming the first failures
+        shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}"
+                          for k, r in enumerate(results[:5], 1))
+        more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
+        raise InputError(f"no molecule could be generated: {shown}{more}; no output written")
     for k, r in enumerate(results, 1):
         if not r.ok:
             why = f" ({'; '.join(r.notes)})" if r.notes else ""
             print(f"molecule {k} ({r.smiles}): {r.error}{why}", file=sys.stderr)
         elif r.notes and not args.quiet:
             print(f"molecule {k} ({r.smiles}): note: {'; '.join(r.notes)}", file=sys.stderr)
-    ok = [r for r in results if r.ok]
     summary = summarize(results, seconds)
-    if not ok:
-        raise InputError(f"no molecule succeeded ({len(results)} failed); no output written")
     from molediff.domains.conformers.io import sdf_text
     from molediff.utils.io import write_output
 
     write_output(args.output, sdf_text(rec for r in ok for rec in r.records()))
     if not args.quiet:
         where = "standard output" if args.output == "-" else args.output
+        used = "; ".join(f"{_model_label(m)}: {len(idx)} molecule(s)" for m, idx in models)
+        print(f"models: {used}", file=sys.stderr)
         print(f"wrote {where}: " + summary_line(summary), file=sys.stderr)
     return 0
+
+
+def _load(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Any:
+    from molediff.inference import load_model
+
+    model = load_model(path, expect_domain="conformers", sampler=args.sampler, steps=args.steps,
+                       sampler_options=options, device=args.device)
+    if args.max_heavy_atoms is not None:
+        model.domain.max_heavy_atoms = int(args.max_heavy_atoms)
+    return model
+
+
+def _model_label(model: Any) -> str:
+    """``conformers_drugs.pt (ETKDG-seeded, sigma 0.1 A)``: what produced a conformer."""
+    name = model.path.name if model.path is not None else "model"
+    start = getattr(model.domain, "start_sigma", None)
+    return f"{name} (ETKDG-seeded, sigma {start:g} A)" if start else name
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,6 +68,8 @@ from molediff.domains.conformers.stereo_guidance import stereo_guidance as chira
 
 #: the checkpoint shipped with the package
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "conformers_qm9.pt"
+#: the drug-like model shipped with the package (ETKDG-seeded; H C N O F P S Cl Br I)
+BUNDLED_DRUGS_CHECKPOINT = BUNDLED_CHECKPOINT.with_name("conformers_drugs.pt")
 
 MolInput = str | Chem.Mol | MoleculeInput
 
@@ -78,6 +80,8 @@ class ConformerResult:
 
     Attributes:
         smiles: the input SMILES (or the SMILES of an input molecule).
+        model: what produced the conformers (checkpoint file name and start), written
+            to the SDF as ``model``; ``None``: not recorded.
         name: the input's name (``.smi`` name column, CSV name, SDF title), the SDF record
             name of its conformers; ``None``: the SMILES is used.
         notes: what was done to the input on the way (a salt's counter-ions dropped,
@@ -106,6 +110,7 @@ class ConformerResult:
     stats: dict[str, int] = field(default_factory=dict)
     name: str | None = None
     notes: list[str] = field(default_factory=list)
+    model: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,6 +129,8 @@ class ConformerResult:
             m = Chem.Mol(self.mol, confId=conf.GetId())
             m.SetProp("_Name", self.name or self.smiles)  # RDKit's convention: the molecule's name
             p: dict[str, Any] = {"source_smiles": self.smiles, "conformer": props["index"]}
+            if self.model:
+                p["model"] = self.model
             if self.notes:
                 p["notes"] = "; ".join(self.notes)
             p |= {k: v for k, v in props.items() if v is not None}
@@ -241,19 +248,44 @@ def _graph_key(mol: Chem.Mol) -> str:
     return Chem.MolToSmiles(mol, canonical=False)
 
 
+def etkdg_seed(mol: Chem.Mol, seed: int) -> torch.Tensor | None:
+    """One ETKDGv3 embedding of ``mol`` (``[n, 3]`` Å, input atom order), the starting
+    point of a seeded draw; ``None`` when distance geometry finds no embedding (also
+    with random starting coordinates)."""
+    from rdkit.Chem import rdDistGeom
+
+    work = Chem.Mol(mol)
+    work.RemoveAllConformers()
+    params = rdDistGeom.ETKDGv3()
+    params.randomSeed = int(seed) & 0x7FFFFFFF
+    params.numThreads = 1
+    if rdDistGeom.EmbedMolecule(work, params) < 0:
+        params.useRandomCoords = True
+        if rdDistGeom.EmbedMolecule(work, params) < 0:
+            return None
+    return torch.from_numpy(work.GetConformer().GetPositions()).float()
+
+
 @torch.no_grad()
 def _sample_coordinates(draw: Draw, graphs: Sequence[Data], seeds: Sequence[int],
                         device: torch.device | str,
                         chirality: Sequence[StereoTargets | None] | None = None,
-                        guidance: dict[str, float] | None = None) -> list[torch.Tensor]:
+                        guidance: dict[str, float] | None = None,
+                        starts: Sequence[torch.Tensor] | None = None,
+                        start_sigma: float | None = None) -> list[torch.Tensor]:
     """One coordinate sample (``[n_i, 3]`` Å, CPU) per featurised graph, all in one batch;
     graph ``i``'s noise comes from its own stream ``seeds[i]``. ``chirality``: graph
     ``i``'s stereo elements, steered by :func:`~molediff.domains.conformers.stereo_guidance.stereo_guidance`
-    (settings ``guidance``)."""
+    (settings ``guidance``). ``starts``: per graph, coordinates (Å) the run starts from,
+    noised to ``start_sigma`` Å (partial diffusion) instead of pure noise."""
     batch = Batch.from_data_list([g.clone() for g in graphs]).to(device)
     space = GraphSpace(batch.batch, int(batch.num_graphs), sample_seeds=list(seeds))
-    template = torch.zeros(batch.num_nodes, 3, device=device)
-    kw = {}
+    kw: dict[str, Any] = {}
+    if starts is not None:
+        template = torch.cat(list(starts)).to(device)
+        kw["start_sigma"] = start_sigma
+    else:
+        template = torch.zeros(batch.num_nodes, 3, device=device)
     if chirality is not None:
         targets = batch_targets(chirality, batch.ptr[:-1].tolist(), device)
         if len(targets):
@@ -297,6 +329,7 @@ def generate_conformers(
     max_pairs: int = 32_768,
     time_limit: float | None = None,
     stereo_guidance: bool | dict[str, float] = True,
+    start_sigma: float | None = None,
 ) -> list[ConformerResult]:
     """Stereo-checked conformers for every input (SMILES or RDKit molecule), in input order.
 
@@ -329,6 +362,11 @@ def generate_conformers(
         stereo_guidance: steer specified tetrahedral centres and double bonds toward
             their stereo during sampling (:mod:`~molediff.domains.conformers.stereo_guidance`; a dict:
             its settings), so fewer draws are mirrored or resampled; ``False``: off.
+        start_sigma: ETKDG-seeded partial diffusion: every draw starts from its own
+            ETKDGv3 embedding (seeded like its noise) noised to this level (Å) and takes
+            only the sampler's steps below it; the torsions come from distance geometry,
+            the model re-places the atoms locally. ``None``: every draw starts from pure
+            noise. A draw without an embedding counts as ``seed_failed`` (resampled).
     """
     counts = [int(num_confs)] * len(inputs) if isinstance(num_confs, int) else list(num_confs)
     if len(counts) != len(inputs):
@@ -343,6 +381,8 @@ def generate_conformers(
         raise ValueError(f"prune_rms must be a finite RMSD >= 0 Å, got {prune_rms}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
+    if start_sigma is not None and not (start_sigma > 0 and math.isfinite(start_sigma)):
+        raise ValueError(f"start_sigma must be a finite noise level > 0 Å, got {start_sigma}")
     results: list[ConformerResult] = []
     mols: list[Chem.Mol | None] = []
     graphs: list[Data | None] = []
@@ -378,7 +418,7 @@ def generate_conformers(
             continue
         res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0, "mirrored": 0,
                      "geometry_rejected": 0, **{f"gate_{g}": 0 for g in GATE_KINDS},
-                     "dropped": 0, "pruned": 0, "relax_failed": 0}
+                     "dropped": 0, "pruned": 0, "relax_failed": 0, "seed_failed": 0}
         results.append(res)
         mols.append(mol)
         graphs.append(data)
@@ -405,10 +445,23 @@ def generate_conformers(
                 continue
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
             t0 = time.perf_counter()
+            starts = None
+            if start_sigma is not None:
+                embedded = [etkdg_seed(mols[i], s) for (i, _), s in zip(chunk, seeds, strict=True)]
+                for (i, _), e in zip(chunk, embedded, strict=True):
+                    if e is None:
+                        results[i].stats["sampled"] += 1
+                        results[i].stats["seed_failed"] += 1
+                chunk, seeds = ([c for c, e in zip(chunk, embedded, strict=True) if e is not None],
+                                [s for s, e in zip(seeds, embedded, strict=True) if e is not None])
+                starts = [e for e in embedded if e is not None]
+                if not chunk:
+                    continue
             coords = _sample_coordinates(
                 draw, [graphs[i] for i, _ in chunk], seeds, device,  # type: ignore[misc]
                 [chirality[i] for i, _ in chunk] if stereo_guidance is not False else None,
-                stereo_guidance if isinstance(stereo_guidance, dict) else None)
+                stereo_guidance if isinstance(stereo_guidance, dict) else None,
+                starts, start_sigma)
             elapsed = time.perf_counter() - t0
             pairs = [graphs[i].num_nodes ** 2 for i, _ in chunk]  # type: ignore[union-attr]
             total = sum(pairs)
@@ -586,7 +639,8 @@ def summarize(results: Sequence[ConformerResult], seconds: float | None = None) 
                            "failed": len(results) - len(ok),
                            "conformers": sum(r.num_conformers for r in ok)}
     for key in ("sampled", "stereo_rejected", "mirrored", "geometry_rejected",
-                *(f"gate_{g}" for g in GATE_KINDS), "dropped", "pruned", "relax_failed"):
+                *(f"gate_{g}" for g in GATE_KINDS), "dropped", "pruned", "relax_failed",
+                "seed_failed"):
         tot[key] = sum(r.stats.get(key, 0) for r in results)
     if seconds is not None:
         tot["seconds"] = seconds

@@ -106,6 +106,10 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
     with pytest.raises(ValueError, match="unknown sampler"):
         export_checkpoint(ckpt, tmp_path / "bad.pt", sampler={"name": "nope"})
     assert not (tmp_path / "bad.pt").exists()
+    # a generation default chosen after training goes into the domain config
+    assert load_model(ckpt).domain.start_sigma is None
+    seeded = load_model(export_checkpoint(ckpt, tmp_path / "seeded.pt", domain={"start_sigma": 0.2}))
+    assert seeded.domain.start_sigma == 0.2 and seeded.trained_steps == 40
 
 
 @pytest.mark.parametrize("limit", [None])

@@ -1,0 +1,54 @@
+"""Which bundled conformer model serves which molecule (``molediff conformers --model auto``).
+
+Two models ship. ``conformers_qm9.pt`` draws from pure noise and is ahead of ETKDGv3 on
+QM9, but it has only seen QM9 (at most 9 heavy atoms; H C N O F): outside that range its
+draws mostly fail the geometry gate. ``conformers_drugs.pt`` (H C N O F P S Cl Br I, up
+to 64 heavy atoms) runs ETKDG-seeded partial diffusion, so its torsions come from
+distance geometry and the network only re-places atoms locally. ``auto`` sends each
+molecule to the first when it lies inside QM9's training range, to the second otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rdkit import rdBase
+
+from molediff.domains.chem.featurize import DEFAULT_MAX_HEAVY_ATOMS
+from molediff.domains.conformers.generate import (
+    BUNDLED_CHECKPOINT,
+    BUNDLED_DRUGS_CHECKPOINT,
+    prepare_input,
+)
+
+#: bundled models by ``--model`` name
+BUNDLED = {"qm9": BUNDLED_CHECKPOINT, "drugs": BUNDLED_DRUGS_CHECKPOINT}
+#: QM9's training range: the largest QM9 molecule has 9 heavy atoms
+QM9_MAX_HEAVY_ATOMS = 9
+QM9_ELEMENTS = frozenset({"H", "C", "N", "O", "F"})
+
+
+def in_qm9_range(item: Any) -> bool:
+    """True if the input (SMILES, RDKit molecule or
+    :class:`~molediff.domains.chem.inputs.MoleculeInput`) has at most
+    :data:`QM9_MAX_HEAVY_ATOMS` heavy atoms (its largest fragment, as generation uses)
+    and only H C N O F. Unreadable inputs are outside (the broader model reports them)."""
+    quiet = rdBase.BlockLogs()
+    try:
+        mol = prepare_input(item, DEFAULT_MAX_HEAVY_ATOMS)
+    except ValueError:
+        return False
+    finally:
+        del quiet
+    return (mol.GetNumHeavyAtoms() <= QM9_MAX_HEAVY_ATOMS
+            and all(a.GetSymbol() in QM9_ELEMENTS for a in mol.GetAtoms()))
+
+
+def route(inputs: Sequence[Any]) -> dict[str, list[int]]:
+    """Input indices per bundled model name for ``--model auto`` (names with no input
+    are left out)."""
+    groups: dict[str, list[int]] = {"qm9": [], "drugs": []}
+    for k, item in enumerate(inputs):
+        groups["qm9" if in_qm9_range(item) else "drugs"].append(k)
+    return {name: idx for name, idx in groups.items() if idx}
