@@ -43,6 +43,61 @@ def run_ours(
     return [r.mol if r.ok else None for r in results], results, seconds
 
 
+def run_routed(
+    queries: Sequence[Chem.Mol], k: int, seed: int = 0, batch_size: int = 100,
+) -> tuple[list[Chem.Mol | None], list[ConformerResult], float,
+           dict[str, tuple[Model, list[int]]]]:
+    """The bundled models as ``molediff conformers --model auto`` uses them (each query to
+    the model :func:`molediff.domains.conformers.routing.route` picks): (molecules, raw
+    results in query order, seconds, per model name: the model and its query indices)."""
+    from molediff.domains.conformers.routing import BUNDLED, route
+    from molediff.inference import load_model
+
+    t0 = time.perf_counter()
+    results: list[ConformerResult] = [None] * len(queries)  # type: ignore[list-item]
+    used: dict[str, tuple[Model, list[int]]] = {}
+    for name, idx in route(queries).items():
+        model = load_model(BUNDLED[name])
+        used[name] = (model, idx)
+        part = model.generate(k * len(idx), condition=[queries[i] for i in idx], seed=seed,
+                              batch_size=batch_size, strict=False)
+        for i, r in zip(idx, part, strict=True):
+            results[i] = r
+    seconds = time.perf_counter() - t0
+    return [r.mol if r.ok else None for r in results], results, seconds, used
+
+
+def run_etkdg_starts(
+    queries: Sequence[Chem.Mol], k: int, seed: int = 0
+) -> tuple[list[Chem.Mol | None], float]:
+    """The ETKDGv3 embeddings ETKDG-seeded sampling starts from (draw ``d`` of a molecule
+    seeded as its noise, :func:`molediff.domains.conformers.generate.etkdg_seed`), the
+    first ``k`` that embed, untouched: what the network adds to its starting points is
+    the difference to ours. Returns (molecules, seconds)."""
+    from molediff.core.space import sample_seed
+    from molediff.domains.conformers.generate import _graph_key, etkdg_seed, prepare_input
+
+    gens: list[Chem.Mol | None] = []
+    t0 = time.perf_counter()
+    for q in queries:
+        mol = prepare_input(q)
+        key = _graph_key(mol)
+        out = Chem.Mol(mol)
+        out.RemoveAllConformers()
+        for d in range(2 * k):
+            if out.GetNumConformers() == k:
+                break
+            pos = etkdg_seed(mol, sample_seed(seed, key, d))
+            if pos is None:
+                continue
+            conf = Chem.Conformer(mol.GetNumAtoms())
+            for i, xyz in enumerate(pos.double().tolist()):
+                conf.SetAtomPosition(i, xyz)
+            out.AddConformer(conf, assignId=True)
+        gens.append(out if out.GetNumConformers() else None)
+    return gens, time.perf_counter() - t0
+
+
 def relax_keeping_stereo(
     mols: Sequence[Chem.Mol | None], queries: Sequence[Chem.Mol]
 ) -> tuple[list[Chem.Mol | None], int, float]:

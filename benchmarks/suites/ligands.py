@@ -21,8 +21,12 @@ geometry gate (:mod:`molediff.domains.chem.geometry`) and the MMFF94 check
 test, so our conformers pass it by construction and ETKDG's are scored alike), ``conformers_per_second`` (relaxed rows
 include the MMFF time), ``stereo_ok``, and the diversity of the returned ensembles.
 
-The model is the bundled conformer checkpoint, or the file named by the environment
-variable ``MOLEDIFF_BENCH_CONFORMER_CHECKPOINT``.
+Ours is what ``molediff conformers`` (``--model auto``) runs: each ligand goes to the
+bundled model :func:`molediff.domains.conformers.routing.route` picks (nearly all of them
+to ``conformers_drugs.pt``, ETKDG-seeded), or every ligand to the file named by the
+environment variable ``MOLEDIFF_BENCH_CONFORMER_CHECKPOINT``. For seeded models one more
+row, ``ETKDGv3 starts of ours``, scores the ETKDGv3 embeddings our draws start from,
+untouched: the network's own contribution is the difference.
 """
 
 from __future__ import annotations
@@ -37,13 +41,15 @@ from rdkit import Chem
 from benchmarks.suites._conformer_common import (
     relax_keeping_stereo,
     run_etkdg,
+    run_etkdg_starts,
     run_ours,
+    run_routed,
     stereo_ok,
 )
 from molediff.domains.chem.ccd import convert_components, load_ccd_split, with_model_conformer
 from molediff.domains.chem.geometry import DEFAULT_GATE
 from molediff.domains.conformers.evaluation import num_conformers, queries_of
-from molediff.domains.conformers.generate import BUNDLED_CHECKPOINT, summarize
+from molediff.domains.conformers.generate import summarize
 from molediff.domains.conformers.metrics import (
     DRUGS_THRESHOLD,
     DRUGS_THRESHOLD_LOOSE,
@@ -57,6 +63,7 @@ from molediff.inference import load_model
 THRESHOLDS = (DRUGS_THRESHOLD, DRUGS_THRESHOLD_LOOSE)
 #: K of the quality columns (PoseBusters with the energy check is slow)
 K_QUALITY = 10
+STARTS = "ETKDGv3 starts of ours"
 CHECKPOINT_ENV = "MOLEDIFF_BENCH_CONFORMER_CHECKPOINT"
 
 # short column names of the per-check table
@@ -158,10 +165,14 @@ def run(quick: bool) -> dict[str, Any]:
     experimental = [with_model_conformer(m, i) for m, i in zip(refs, ids, strict=True)]
     references = {"ideal": list(refs), "experimental": experimental}
     queries = queries_of(refs)
-    model = load_model(os.environ.get(CHECKPOINT_ENV) or BUNDLED_CHECKPOINT)
+    if os.environ.get(CHECKPOINT_ENV):
+        model = load_model(os.environ[CHECKPOINT_ENV])
+        ours, results, t_ours = run_ours(model, queries, k_max, seed=0, batch_size=100)
+        used = {"checkpoint": (model, list(range(len(queries))))}
+    else:
+        ours, results, t_ours, used = run_routed(queries, k_max, seed=0, batch_size=100)
 
     methods: dict[str, tuple[list[Chem.Mol | None], float]] = {}
-    ours, results, t_ours = run_ours(model, queries, k_max, seed=0, batch_size=100)
     methods["molediff (ours)"] = (ours, t_ours)
     counts = summarize(results)
     relaxed, relax_dropped, t_relax = relax_keeping_stereo(ours, queries)
@@ -169,6 +180,8 @@ def run(quick: bool) -> dict[str, Any]:
     for mmff in (False, True):
         gens, seconds = run_etkdg(queries, k_max, mmff=mmff)
         methods["ETKDGv3 + MMFF" if mmff else "ETKDGv3"] = (gens, seconds)
+    if any(m.domain.start_sigma for m, _ in used.values()):
+        methods[STARTS] = run_etkdg_starts(queries, k_max, seed=0)
 
     rows, recall_rows = [], []
     for name, (gens, seconds) in methods.items():
@@ -205,17 +218,23 @@ def run(quick: bool) -> dict[str, Any]:
     ]
     heavy = np.array([m.GetNumHeavyAtoms() for m in refs])
     sc = counts
+    models = "; ".join(
+        f"{m.path.name if m.path else name} for {len(idx)} ligand(s) ({m.trained_steps} "
+        f"steps in its last training run; elements {' '.join(m.domain.elements)}; "
+        f"{m.sampler.name}, {m.sampler.steps} steps"
+        + (f"; ETKDG-seeded from sigma {m.domain.start_sigma:g} A" if m.domain.start_sigma else "")
+        + ")" for name, (m, idx) in used.items())
     note = (
         f"\n{len(refs)} ligands of the CCD scaffold-split test part ({heavy.min()}-{heavy.max()} "
         f"heavy atoms, median {int(np.median(heavy))}); {sum(e is not None for e in experimental)} "
-        f"have complete experimental model coordinates. Ours: {model.path.name if model.path else '?'} "
-        f"({model.trained_steps} steps in its last training run; elements "
-        f"{' '.join(model.domain.elements)}; {model.sampler.name}, {model.sampler.steps} steps): "
-        f"{sc['sampled']} samples drawn for {len(refs) * k_max} slots; {sc['stereo_rejected']} "
+        f"have complete experimental model coordinates. Ours (`molediff conformers --model auto`): "
+        f"{models}: {sc['sampled']} samples drawn for {len(refs) * k_max} slots; {sc['stereo_rejected']} "
         f"rejected by the stereo check, {sc['mirrored']} mirrored, {sc.get('geometry_rejected', 0)} "
         f"failed checks of the geometry gate, {sc['dropped']} slots dropped ({sc['failed']} "
         f"ligands without any conformer); MMFF changed the stereo of {relax_dropped} relaxed "
-        f"conformers (dropped). One CPU thread on a shared 2-core machine.\n"
+        f"conformers (dropped). '{STARTS}': the ETKDGv3 embeddings our seeded draws start "
+        f"from, untouched (what the network adds is the difference). One CPU thread on a "
+        f"shared 2-core machine.\n"
     )
     return {
         "table": recall_header + "\n".join(recall_lines) + "\n\n" + quality_header
@@ -228,9 +247,10 @@ def run(quick: bool) -> dict[str, Any]:
         "num_molecules": len(refs),
         "stereo_counts": {k: v for k, v in sc.items() if isinstance(v, int)},
         "relax_stereo_dropped": relax_dropped,
-        "sampler": model.sampler.name,
-        "steps": model.sampler.steps,
-        "sampler_options": model.sampler.options,
-        "trained_steps": model.trained_steps,
-        "checkpoint": str(model.path.name) if model.path is not None else None,
+        "models": {name: {"checkpoint": m.path.name if m.path is not None else None,
+                          "ligands": len(idx), "trained_steps": m.trained_steps,
+                          "sampler": m.sampler.name, "steps": m.sampler.steps,
+                          "sampler_options": m.sampler.options,
+                          "start_sigma": m.domain.start_sigma}
+                   for name, (m, idx) in used.items()},
     }
