@@ -50,19 +50,13 @@ def run_routed(
     """The bundled models as ``molediff conformers --model auto`` uses them (each query to
     the model :func:`molediff.domains.conformers.routing.route` picks): (molecules, raw
     results in query order, seconds, per model name: the model and its query indices)."""
-    from molediff.domains.conformers.routing import BUNDLED, route
+    from molediff.domains.conformers.routing import BUNDLED, generate_by_model, route
     from molediff.inference import load_model
 
     t0 = time.perf_counter()
-    results: list[ConformerResult] = [None] * len(queries)  # type: ignore[list-item]
-    used: dict[str, tuple[Model, list[int]]] = {}
-    for name, idx in route(queries).items():
-        model = load_model(BUNDLED[name])
-        used[name] = (model, idx)
-        part = model.generate(k * len(idx), condition=[queries[i] for i in idx], seed=seed,
-                              batch_size=batch_size, strict=False)
-        for i, r in zip(idx, part, strict=True):
-            results[i] = r
+    used = {name: (load_model(BUNDLED[name]), idx) for name, idx in route(queries).items()}
+    results = generate_by_model(list(used.values()), queries, k, seed=seed,
+                                batch_size=batch_size)
     seconds = time.perf_counter() - t0
     return [r.mol if r.ok else None for r in results], results, seconds, used
 
@@ -75,7 +69,12 @@ def run_etkdg_starts(
     first ``k`` that embed, untouched: what the network adds to its starting points is
     the difference to ours. Returns (molecules, seconds)."""
     from molediff.core.space import sample_seed
-    from molediff.domains.conformers.generate import _graph_key, etkdg_seed, prepare_input
+    from molediff.domains.conformers.generate import (
+        _graph_key,
+        _positions_to_conformer,
+        etkdg_seed,
+        prepare_input,
+    )
 
     gens: list[Chem.Mol | None] = []
     t0 = time.perf_counter()
@@ -88,12 +87,8 @@ def run_etkdg_starts(
             if out.GetNumConformers() == k:
                 break
             pos = etkdg_seed(mol, sample_seed(seed, key, d))
-            if pos is None:
-                continue
-            conf = Chem.Conformer(mol.GetNumAtoms())
-            for i, xyz in enumerate(pos.double().tolist()):
-                conf.SetAtomPosition(i, xyz)
-            out.AddConformer(conf, assignId=True)
+            if pos is not None:
+                out.AddConformer(_positions_to_conformer(pos), assignId=True)
         gens.append(out if out.GetNumConformers() else None)
     return gens, time.perf_counter() - t0
 

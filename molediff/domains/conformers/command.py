@@ -114,8 +114,8 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     import torch
     from rdkit import RDLogger
 
-    from molediff.domains.conformers.generate import summarize, summary_line
-    from molediff.domains.conformers.routing import BUNDLED, route
+    from molediff.domains.conformers.generate import nothing_generated, summarize, summary_line
+    from molediff.domains.conformers.routing import BUNDLED, generate_by_model, model_label, route
 
     RDLogger.DisableLog("rdApp.*")  # our own one-line message per molecule replaces RDKit's
     torch.set_num_threads(args.threads)
@@ -126,25 +126,15 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     else:
         groups = {str(BUNDLED[args.model]): list(range(len(inputs)))}
     models = [(_load(path, args, options), idx) for path, idx in groups.items()]
-    results: list[Any] = [None] * len(inputs)
     t0 = time.perf_counter()
-    for model, idx in models:
-        part = model.generate(
-            args.num_confs * len(idx), condition=[inputs[k] for k in idx], seed=args.seed,
-            batch_size=args.batch_size, progress=not args.quiet, max_rounds=args.max_rounds,
-            relax=args.relax, prune_rms=args.prune_rms, time_limit=args.time_limit or None,
-            strict=False)
-        label = _model_label(model)
-        for k, r in zip(idx, part, strict=True):
-            r.model = label
-            results[k] = r
+    results = generate_by_model(
+        models, inputs, args.num_confs, seed=args.seed, batch_size=args.batch_size,
+        progress=not args.quiet, max_rounds=args.max_rounds, relax=args.relax,
+        prune_rms=args.prune_rms, time_limit=args.time_limit or None)
     seconds = time.perf_counter() - t0
     ok = [r for r in results if r.ok]
-    if not ok:  # one line naming the first failures
-        shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}"
-                          for k, r in enumerate(results[:5], 1))
-        more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
-        raise InputError(f"no molecule could be generated: {shown}{more}; no output written")
+    if not ok:
+        raise InputError(f"{nothing_generated(results)}; no output written")
     for k, r in enumerate(results, 1):
         if not r.ok:
             why = f" ({'; '.join(r.notes)})" if r.notes else ""
@@ -158,7 +148,7 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     write_output(args.output, sdf_text(rec for r in ok for rec in r.records()))
     if not args.quiet:
         where = "standard output" if args.output == "-" else args.output
-        used = "; ".join(f"{_model_label(m)}: {len(idx)} molecule(s)" for m, idx in models)
+        used = "; ".join(f"{model_label(m)}: {len(idx)} molecule(s)" for m, idx in models)
         print(f"models: {used}", file=sys.stderr)
         print(f"wrote {where}: " + summary_line(summary), file=sys.stderr)
     return 0
@@ -172,13 +162,6 @@ def _load(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Any:
     if args.max_heavy_atoms is not None:
         model.domain.max_heavy_atoms = int(args.max_heavy_atoms)
     return model
-
-
-def _model_label(model: Any) -> str:
-    """``conformers_drugs.pt (ETKDG-seeded, sigma 0.1 A)``: what produced a conformer."""
-    name = model.path.name if model.path is not None else "model"
-    start = getattr(model.domain, "start_sigma", None)
-    return f"{name} (ETKDG-seeded, sigma {start:g} A)" if start else name
 
 
 def build_parser() -> argparse.ArgumentParser:

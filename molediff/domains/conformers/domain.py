@@ -40,7 +40,12 @@ from molediff.domains.chem.featurize import (
     smiles_to_data,
 )
 from molediff.domains.chem.geometry import DEFAULT_GATE, GeometryGate
-from molediff.domains.conformers.generate import ConformerResult, generate_conformers, summarize
+from molediff.domains.conformers.generate import (
+    ConformerResult,
+    generate_conformers,
+    nothing_generated,
+    summarize,
+)
 from molediff.domains.graph_domain import GraphDomain
 from molediff.utils.errors import InputError, UsageError
 
@@ -339,10 +344,7 @@ class ConformerDomain(GraphDomain):
         # report (succeeded 0, geometry_rejected ...), not an input error that would stop
         # a training run whose early samples cannot pass the geometry gate yet.
         if strict and condition is not None and not any(r.ok for r in results):
-            shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}"
-                              for k, r in enumerate(results[:5], 1))
-            more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
-            raise InputError(f"no molecule could be generated: {shown}{more}")
+            raise InputError(nothing_generated(results))
         return results
 
     # ---------------------------------------------------- metrics and export

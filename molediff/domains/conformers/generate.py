@@ -632,6 +632,13 @@ def _smiles_of(mol: Chem.Mol | None) -> str:
     return smi
 
 
+def nothing_generated(results: Sequence[ConformerResult]) -> str:
+    """One line for a run in which no molecule succeeded, naming the first failures."""
+    shown = "; ".join(f"molecule {k} ({r.smiles}): {r.error}" for k, r in enumerate(results[:5], 1))
+    more = f"; and {len(results) - 5} more" if len(results) > 5 else ""
+    return f"no molecule could be generated: {shown}{more}"
+
+
 def summarize(results: Sequence[ConformerResult], seconds: float | None = None) -> dict[str, Any]:
     """Totals over results (molecules ok/failed, conformers, stereo and geometry counters)."""
     ok = [r for r in results if r.ok]

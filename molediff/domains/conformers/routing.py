@@ -16,9 +16,11 @@ from typing import Any
 from rdkit import rdBase
 
 from molediff.domains.chem.featurize import DEFAULT_MAX_HEAVY_ATOMS
+from molediff.domains.conformers.domain import QM9_ELEMENTS
 from molediff.domains.conformers.generate import (
     BUNDLED_CHECKPOINT,
     BUNDLED_DRUGS_CHECKPOINT,
+    ConformerResult,
     prepare_input,
 )
 
@@ -26,7 +28,6 @@ from molediff.domains.conformers.generate import (
 BUNDLED = {"qm9": BUNDLED_CHECKPOINT, "drugs": BUNDLED_DRUGS_CHECKPOINT}
 #: QM9's training range: the largest QM9 molecule has 9 heavy atoms
 QM9_MAX_HEAVY_ATOMS = 9
-QM9_ELEMENTS = frozenset({"H", "C", "N", "O", "F"})
 
 
 def in_qm9_range(item: Any) -> bool:
@@ -52,3 +53,29 @@ def route(inputs: Sequence[Any]) -> dict[str, list[int]]:
     for k, item in enumerate(inputs):
         groups["qm9" if in_qm9_range(item) else "drugs"].append(k)
     return {name: idx for name, idx in groups.items() if idx}
+
+
+def model_label(model: Any) -> str:
+    """``conformers_drugs.pt (ETKDG-seeded, sigma 0.03 A)``: what produced a conformer
+    (the SDF's ``model`` property)."""
+    name = model.path.name if model.path is not None else "model"
+    start = getattr(model.domain, "start_sigma", None)
+    return f"{name} (ETKDG-seeded, sigma {start:g} A)" if start else name
+
+
+def generate_by_model(models: Sequence[tuple[Any, Sequence[int]]], inputs: Sequence[Any],
+                      num_confs: int, **options: Any) -> list[ConformerResult]:
+    """``num_confs`` conformers of every input, each model (a loaded
+    :class:`~molediff.inference.Model`) over its input indices; one result per input, in
+    input order, labelled with its model (:func:`model_label`). Failed molecules come
+    back as failed results (``strict=False``): the caller reports them all at once.
+    ``options``: the conformer domain's generation options."""
+    results: list[ConformerResult | None] = [None] * len(inputs)
+    for model, idx in models:
+        part = model.generate(num_confs * len(idx), condition=[inputs[k] for k in idx],
+                              strict=False, **options)
+        label = model_label(model)
+        for k, r in zip(idx, part, strict=True):
+            r.model = label
+            results[k] = r
+    return results  # type: ignore[return-value]

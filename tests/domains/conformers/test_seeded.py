@@ -13,6 +13,7 @@ from molediff.domains.chem.geometry import DEFAULT_GATE
 from molediff.domains.conformers.generate import (
     BUNDLED_DRUGS_CHECKPOINT,
     _graph_key,
+    _positions_to_conformer,
     etkdg_seed,
     generate_conformers,
     prepare_input,
@@ -62,15 +63,12 @@ def test_seeded_draws_stay_near_their_embedding_and_pass_the_gate(drugs):
     assert first_round, "no conformer from the first round to compare with its seed"
     key = _graph_key(mol)
     seeds = [etkdg_seed(mol, sample_seed(3, key, d)) for d in range(res.stats["sampled"])]
+    own = Chem.Mol(mol)
+    own.RemoveAllConformers()
+    for s in seeds:
+        own.AddConformer(_positions_to_conformer(s), assignId=True)
+    own_heavy = Chem.RemoveHs(own)
     for cid in first_round:
-        own = Chem.Mol(mol)
-        own.RemoveAllConformers()
-        for s in seeds:
-            c = Chem.Conformer(mol.GetNumAtoms())
-            for i, p in enumerate(s.double().tolist()):
-                c.SetAtomPosition(i, p)
-            own.AddConformer(c, assignId=True)
-        own_heavy = Chem.RemoveHs(own)
         rms = [rdMolAlign.GetBestRMS(Chem.Mol(own_heavy, confId=k), Chem.Mol(heavy, confId=cid))
                for k in range(len(seeds))]
         assert min(rms) < 0.3, rms
