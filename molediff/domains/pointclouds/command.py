@@ -53,6 +53,7 @@ def check_config(cfg: Any) -> dict[str, Any]:
     """Validate every plain option before anything heavy is imported."""
     from omegaconf import OmegaConf
 
+    from molediff.domains.pointclouds.domain import check_num_points
     from molediff.domains.pointclouds.export import check_formats
     from molediff.utils.validate import positive_int
 
@@ -63,9 +64,10 @@ def check_config(cfg: Any) -> dict[str, Any]:
         raise UsageError(f"unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     opts = {k: positive_int(cfg[k], k) for k in ("num_samples", "batch_size", "torch_threads",
                                                   "max_rounds")}
-    for k in ("steps", "num_points"):
-        if cfg.get(k) is not None:
-            opts[k] = positive_int(cfg[k], k)
+    if cfg.get("steps") is not None:
+        opts["steps"] = positive_int(cfg.steps, "steps")
+    if cfg.get("num_points") is not None:  # the network's kNN k is checked once it is known
+        opts["num_points"] = check_num_points(cfg.num_points)
     for k in ("mesh", "pose"):
         if not isinstance(cfg[k], bool):
             raise UsageError(f"{k} must be true or false, got {cfg[k]!r}")
@@ -75,6 +77,21 @@ def check_config(cfg: Any) -> dict[str, Any]:
     cond = cfg.condition
     opts["condition"] = OmegaConf.to_container(cond) if OmegaConf.is_config(cond) else cond
     return opts
+
+
+def check_num_points_for(checkpoint: str | Path, num_points: int) -> None:
+    """Refuse ``num_points`` the checkpoint's network cannot sample (not more than its
+    kNN k), reading only the stored config: the model is not built yet.
+
+    Raises:
+        UsageError: too few points for the network's kNN edges.
+        CheckpointError: an unreadable checkpoint or one of another domain.
+    """
+    from molediff.domains.pointclouds.domain import check_num_points, model_knn_k
+    from molediff.inference import checkpoint_config, load_checkpoint
+
+    cfg = checkpoint_config(load_checkpoint(checkpoint, expect_domain="pointclouds"))
+    check_num_points(num_points, model_knn_k(cfg.get("model")))
 
 
 def summary_line(samples: Any, seconds: float) -> str:
@@ -104,13 +121,16 @@ def run(cfg: Any) -> dict[str, Any]:
     from molediff.utils.publish import publish
 
     torch.set_num_threads(opts["torch_threads"])
-    model = load_model(cfg.checkpoint or BUNDLED_CHECKPOINT, expect_domain="pointclouds",
+    checkpoint = cfg.checkpoint or BUNDLED_CHECKPOINT
+    if "num_points" in opts:
+        check_num_points_for(checkpoint, opts["num_points"])
+    model = load_model(checkpoint, expect_domain="pointclouds",
                        sampler=cfg.get("sampler"), steps=opts.get("steps"),
                        schedule=cfg.get("schedule"), guidance=cfg.get("guidance"),
                        device=cfg.device)
     domain = model.domain
     if "num_points" in opts:
-        domain.num_points = opts["num_points"]
+        domain.num_points = opts["num_points"]  # the domain checks it again (its kNN k)
     domain.pose_prior = bool(cfg.pose)
     domain.parse_condition(opts["condition"], 1)  # an unknown class fails before sampling
     t0 = time.perf_counter()
@@ -123,7 +143,7 @@ def run(cfg: Any) -> dict[str, Any]:
 
     files = publish(out, lambda tmp: export_shapes(samples, tmp, formats=opts["formats"]))
     result = asset_metrics(samples) | model.stats | {
-        "checkpoint": str(cfg.checkpoint or BUNDLED_CHECKPOINT), "points": domain.num_points,
+        "checkpoint": str(checkpoint), "points": domain.num_points,
         "sampler": model.sampler.name, "steps": model.sampler.steps, "seconds": seconds,
         "failed_checks": dict(samples.failures)}
     files.append(write_json(out / "metrics.json", result))

@@ -31,10 +31,41 @@ from molediff.domains.pointclouds import data as shape_data
 from molediff.domains.pointclouds.meshing import MeshResult, mesh_from_points
 from molediff.domains.pointclouds.pose import PosePrior
 from molediff.utils.errors import InputError, UsageError
+from molediff.utils.validate import positive_int
+
+#: fewest points per shape: the mesher averages each surface vertex over its 8 nearest
+#: points (:func:`~molediff.domains.pointclouds.meshing.shrink_wrap`), and fewer points
+#: outline no shape a mesh could follow
+MIN_POINTS = 8
 
 #: standard deviation of the unit-sphere-normalised bundled shapes (train split: 0.33 over
 #: all axes, 0.27 / 0.42 / 0.28 per axis; the largest is used)
 SHAPES_SIGMA_DATA = 0.40
+
+
+def model_knn_k(model_cfg: Any) -> int | None:
+    """The ``k`` of a network config with kNN edges (``edges: knn``), else ``None``."""
+    if model_cfg is None or model_cfg.get("edges") != "knn" or model_cfg.get("k") is None:
+        return None
+    return int(model_cfg.get("k"))
+
+
+def check_num_points(num_points: Any, k: int | None = None) -> int:
+    """``num_points`` as an int if a shape of that many points can be sampled and meshed:
+    at least :data:`MIN_POINTS`, and more than ``k`` for a network with kNN edges (each
+    point needs ``k`` other points; with fewer the network sees a different graph than it
+    was trained on and the shapes come out degenerate).
+
+    Raises:
+        UsageError: one message naming the limit.
+    """
+    n = positive_int(num_points, "num_points")
+    if n < MIN_POINTS:
+        raise UsageError(f"num_points must be >= {MIN_POINTS}, got {n}")
+    if k is not None and n <= k:
+        raise UsageError(f"num_points must be more than the network's kNN k={k} (each point "
+                         f"needs {k} neighbours), got {n}")
+    return n
 
 
 @dataclass
@@ -95,7 +126,8 @@ class PointCloudDomain(GraphDomain):
     Args:
         shapes_file: shape file from ``scripts/build_shape_data.py`` (null: bundled).
         mesh_dir: a directory of mesh files to train on instead (class ``user``).
-        num_points: points per shape (training and sampling).
+        num_points: points per shape (training and sampling): at least
+            :data:`MIN_POINTS` and more than the k of a kNN network.
         conditional: class-conditional (classifier-free guidance ready) or not.
         sigma_data: per-axis standard deviation of the data (shape units).
         cond_dropout: probability of the null class in training.
@@ -109,6 +141,8 @@ class PointCloudDomain(GraphDomain):
     """
 
     name = "pointclouds"
+    #: ``k`` of the network's kNN edges once :meth:`build_net` has seen its config
+    knn_k: int | None = None
 
     def __init__(self, shapes_file: str | None = None, mesh_dir: str | None = None,
                  num_points: int = 2048, conditional: bool = True,
@@ -117,10 +151,8 @@ class PointCloudDomain(GraphDomain):
                  pitch_factor: float = 2.0, classes: Sequence[str] | None = None,
                  pose_prior: bool = True) -> None:
         super().__init__(sigma_data=sigma_data, cond_dropout=cond_dropout if conditional else 0.0)
-        if int(num_points) < 8:
-            raise ValueError(f"num_points must be >= 8, got {num_points}")
         self.shapes_file, self.mesh_dir = shapes_file, mesh_dir
-        self.num_points = int(num_points)
+        self.num_points = num_points  # checked by the setter
         self.conditional = bool(conditional)
         self.limit_train = limit_train
         self.max_rounds, self.mesh, self.pitch_factor = int(max_rounds), bool(mesh), pitch_factor
@@ -129,6 +161,17 @@ class PointCloudDomain(GraphDomain):
         self._shapes: shape_data.ShapeSet | None = None
         self.pose_prior = bool(pose_prior)
         self._poses: PosePrior | None = None
+
+    @property
+    def num_points(self) -> int:
+        """Points per shape (training and sampling)."""
+        return self._num_points
+
+    @num_points.setter
+    def num_points(self, value: Any) -> None:
+        # every change goes through the check, so a sampler asked for fewer points than
+        # the network's kNN k fails here, not after rounds of degenerate shapes
+        self._num_points = check_num_points(value, self.knn_k)
 
     # ----------------------------------------------------------------- data
     def shapes(self) -> shape_data.ShapeSet:
@@ -152,6 +195,14 @@ class PointCloudDomain(GraphDomain):
             self.shapes()
         assert self.classes is not None
         return self.classes
+
+    def config_entries(self) -> dict[str, Any]:
+        """What the data decided that the domain config leaves open: the class names (the
+        network's condition width and the meaning of each class depend on them). Merged
+        into a checkpoint's ``domain`` config, e.g.
+        ``export_checkpoint(src, dst, domain=load_model(src).domain.config_entries())``,
+        a model names its classes without the shape file."""
+        return {"classes": list(self.class_names())}
 
     def y_rows(self) -> np.ndarray:
         """``[C, C+1]`` condition rows: class one-hot then the flag 1."""
@@ -217,6 +268,15 @@ class PointCloudDomain(GraphDomain):
         out.y = torch.zeros_like(cond.y)
         return out
 
+    def build_net(self, model_cfg: Any) -> torch.nn.Module:
+        """The network of ``model_cfg``; a kNN network's ``k`` is checked against
+        :attr:`num_points` (a training run with too few points stops before it starts) and
+        kept for later changes of :attr:`num_points`."""
+        k = model_knn_k(model_cfg)
+        check_num_points(self.num_points, k)
+        self.knn_k = k
+        return super().build_net(model_cfg)
+
     def net_kwargs(self) -> dict[str, Any]:
         return {"in_features": 3,
                 "graph_cond_features": len(self.class_names()) + 1 if self.conditional else 0}
@@ -269,7 +329,8 @@ class PointCloudDomain(GraphDomain):
 
     def check(self, sample: PointCloudSample, mesh: bool = True) -> str | None:
         """The domain check of one sample: ``None`` if it passes, else why not (finite
-        points, and with ``mesh``: one watertight body; the mesh is kept on the sample)."""
+        points, and with ``mesh``: one watertight body enclosing a volume; the mesh is kept
+        on the sample)."""
         if not np.isfinite(sample.points).all():
             return "non-finite points"
         if not mesh:
@@ -282,6 +343,8 @@ class PointCloudDomain(GraphDomain):
             return "mesh not watertight"
         if sample.mesh.bodies != 1:
             return "mesh not a single body"
+        if sample.mesh.degenerate:
+            return "mesh of (near-)zero volume"
         return None
 
     def generate(self, draw: Draw, num_samples: int, *, condition: Any = None, seed: int = 0,

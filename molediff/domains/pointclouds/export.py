@@ -142,8 +142,8 @@ def export_point_files(paths: Sequence[str | Path], out_dir: str | Path,
     """Mesh and export point-cloud files one by one (``scripts/export_pointclouds.py``).
 
     A shape that cannot be read, has fewer than ``k`` points, or whose mesh fails the
-    check (one watertight body) is skipped and reported; the batch continues. Returns the
-    files written and ``{input: reason}`` of the failures.
+    check (one watertight body enclosing a volume) is skipped and reported; the batch
+    continues. Returns the files written and ``{input: reason}`` of the failures.
     """
     from types import SimpleNamespace
 
@@ -159,7 +159,7 @@ def export_point_files(paths: Sequence[str | Path], out_dir: str | Path,
             res = mesh_from_points(pts, pitch_factor=pitch_factor)
             if not res.ok:
                 raise InputError(f"mesh fails the check (watertight={res.watertight}, "
-                                 f"bodies={res.bodies})")
+                                 f"bodies={res.bodies}, volume={res.volume:.3g})")
         except InputError as exc:
             failed[str(path)] = str(exc)
             continue

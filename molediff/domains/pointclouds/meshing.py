@@ -23,12 +23,14 @@ Voxel pipeline (:func:`mesh_from_points`):
    curved surface, so volumes come out a few per cent small (torus of 2,048 points:
    -4 %, unwrapped -1 %).
 
-If the result is not a watertight single body, the closing is retried with larger
-steps (:data:`CLOSINGS`), and finally the **convex hull** (always watertight and one body) is used; the
-method is recorded per asset. :func:`mesh_report` measures what the domain check and the
-asset summary need: watertight, bodies, volume and the surface-to-points Chamfer distance
-(mean distance from points sampled on the mesh surface to the nearest input point, in
-the points' units, compared with the mean point spacing).
+If the result is not a watertight single body enclosing a volume (not collapsed onto
+itself, :data:`MIN_VOLUME_SPACINGS`), the closing is retried with larger steps
+(:data:`CLOSINGS`), and finally the **convex hull** (watertight and one body; flat only
+for coplanar points) is used; the method is recorded per asset. :class:`MeshResult`
+holds what the domain check and the asset summary need: watertight, bodies, volume and
+the surface-to-points Chamfer distance (mean distance from points sampled on the mesh
+surface to the nearest input point, in the points' units, compared with the mean point
+spacing).
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ from typing import Any
 import numpy as np
 
 from molediff.utils.errors import InputError
+
+#: smallest enclosed volume of a usable mesh, in cubed mean point spacings. The closing
+#: thickens any surface by about a voxel (two spacings), so a real shape encloses thousands
+#: of them (bundled validation shapes: >= 1,700 at 512 points, >= 16,000 at 2,048); a
+#: watertight body below one has collapsed onto itself (shrink-wraps of a few scattered
+#: points: 1e-9 to 1e-3) and is no solid an asset could use.
+MIN_VOLUME_SPACINGS = 1.0
+
+
+def degenerate_volume(volume: float, spacing: float) -> bool:
+    """Whether ``volume`` is (near) zero for points ``spacing`` apart (see
+    :data:`MIN_VOLUME_SPACINGS`)."""
+    return not volume >= MIN_VOLUME_SPACINGS * spacing ** 3
 
 
 @dataclass
@@ -69,9 +84,14 @@ class MeshResult:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def degenerate(self) -> bool:
+        """Encloses (near) zero volume for its point spacing (:func:`degenerate_volume`)."""
+        return degenerate_volume(self.volume, self.spacing)
+
+    @property
     def ok(self) -> bool:
-        """The domain check: one watertight body."""
-        return self.watertight and self.bodies == 1
+        """The domain check: one watertight body that encloses a volume."""
+        return self.watertight and self.bodies == 1 and not self.degenerate
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers of this asset."""
@@ -228,15 +248,18 @@ def mesh_from_points(points: np.ndarray, *, pitch_factor: float = 2.0,
         if wrap_iterations > 0 and _one_watertight_body(mesh):
             wrapped = shrink_wrap(mesh, pts, step=wrap_step, neighbours=wrap_neighbours,
                                   iterations=wrap_iterations)
-            if _one_watertight_body(wrapped) and abs(wrapped.volume) > 0:
+            # a wrap that collapses the surface onto itself keeps the closed mesh instead
+            if (_one_watertight_body(wrapped)
+                    and not degenerate_volume(abs(wrapped.volume), spacing)):
                 mesh = wrapped
         res = _result(mesh, "voxel", pts, spacing, (dilate, erode), seed)
         if res.ok:
             best = res
             break
         notes.append(f"voxel closing {dilate}/{erode}: watertight={res.watertight}, "
-                     f"bodies={res.bodies}")
-        if best is None or (not res.watertight, res.bodies) < (not best.watertight, best.bodies):
+                     f"bodies={res.bodies}, volume={res.volume:.3g}")
+        if best is None or ((not res.watertight, res.bodies, res.degenerate)
+                            < (not best.watertight, best.bodies, best.degenerate)):
             best = res  # the closest miss, kept when the fallback is off
     if (best is None or not best.ok) and convex_hull_fallback:
         hull = trimesh.convex.convex_hull(pts)

@@ -58,6 +58,8 @@ def test_train_then_generate_checked_assets(tiny_checkpoint, tmp_path, cli):
     (["colour=red"], "colour"),
     (["oops"], "key=value"),
     (["pose=maybe"], "pose must be true or false"),
+    (["num_points=5"], "num_points must be >= 8, got 5"),
+    (["num_points=2.5"], "num_points must be a positive integer"),
     (["checkpoint=/nonexistent.pt"], "nonexistent"),
 ])
 def test_bad_options_fail_before_any_model_work(tmp_path, cli, args, message):
@@ -85,6 +87,39 @@ def test_unknown_class_and_an_existing_output_dir(tiny_checkpoint, tmp_path, cli
     a_file.write_text("x")
     code, err = cli("pointclouds", f"checkpoint={tiny_checkpoint}", f"out={a_file}")
     assert code == 2 and "file" in err
+
+
+def test_too_few_points_for_the_knn_network_fail_before_the_model_is_built(
+        tiny_checkpoint, tmp_path, cli, monkeypatch):
+    import molediff.inference
+    from molediff.inference import checkpoint_config, load_checkpoint
+
+    k = int(checkpoint_config(load_checkpoint(tiny_checkpoint)).model.k)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(molediff.inference, "load_model", no_model)
+    out = tmp_path / "o"
+    code, err = cli("pointclouds", f"checkpoint={tiny_checkpoint}", f"out={out}",
+                    f"num_points={k}")
+    assert code == 2, err
+    assert f"more than the network's kNN k={k}" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_exported_checkpoint_names_its_classes(tiny_checkpoint, tmp_path):
+    """``config_entries`` merged at export: the loaded model knows its classes from its
+    config, without reading the shape file."""
+    from molediff.inference import export_checkpoint, load_model
+
+    trained = load_model(tiny_checkpoint)
+    classes = trained.domain.class_names()
+    slim = export_checkpoint(tiny_checkpoint, tmp_path / "slim.pt", expect_domain="pointclouds",
+                             domain=trained.domain.config_entries())
+    model = load_model(slim)
+    assert list(model.config.domain.classes) == classes
+    assert model.domain.class_names() == classes and model.domain._shapes is None
 
 
 def test_export_script_continues_past_a_bad_shape(tmp_path):

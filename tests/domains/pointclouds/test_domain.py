@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+from omegaconf import OmegaConf
 
-from molediff.domains.pointclouds.domain import PointCloudDomain
+from molediff.domains.pointclouds import domain as domain_module
+from molediff.domains.pointclouds.domain import (
+    MIN_POINTS,
+    PointCloudDomain,
+    PointCloudSample,
+    check_num_points,
+    model_knn_k,
+)
+from molediff.domains.pointclouds.meshing import MeshResult
 from molediff.utils.errors import InputError, UsageError
 
 CLASSES = ["random", "object", "robot_part", "model"]
@@ -108,3 +117,54 @@ def test_export_writes_reloadable_assets(tmp_path):
     meta = json.loads((tmp_path / "assets.json").read_text())
     assert meta["assets"][0]["label"] == "object" and meta["assets"][0]["watertight"] is True
     assert (tmp_path / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_num_points_needs_the_minimum_and_more_than_the_networks_knn_k():
+    assert check_num_points("64") == 64 and check_num_points(MIN_POINTS) == MIN_POINTS
+    assert check_num_points(11, k=10) == 11
+    for bad, message in ((5, f"num_points must be >= {MIN_POINTS}, got 5"),
+                         (2.5, "num_points must be a positive integer"),
+                         (True, "num_points must be a positive integer")):
+        with pytest.raises(UsageError, match=message):
+            check_num_points(bad)
+    with pytest.raises(UsageError, match="more than the network's kNN k=10 .*got 10"):
+        check_num_points(10, k=10)
+    with pytest.raises(UsageError, match=">= 8"):
+        PointCloudDomain(num_points=5, classes=CLASSES)
+    assert model_knn_k(OmegaConf.create({"edges": "knn", "k": 10})) == 10
+    assert model_knn_k(OmegaConf.create({"edges": "full", "k": 10})) is None
+
+
+def test_build_net_checks_and_keeps_the_knn_k_for_later_changes():
+    model_cfg = OmegaConf.create({"_target_": "molediff.nn.egnn.EGNN", "hidden": 8,
+                                  "layers": 1, "edges": "knn", "k": 10})
+    with pytest.raises(UsageError, match="kNN k=10"):  # a training run that cannot work
+        PointCloudDomain(num_points=10, classes=CLASSES).build_net(model_cfg)
+    d = PointCloudDomain(num_points=64, classes=CLASSES)
+    d.build_net(model_cfg)
+    assert d.knn_k == 10
+    with pytest.raises(UsageError, match="kNN k=10"):
+        d.num_points = 9
+    assert d.num_points == 64  # unchanged by the refused value
+    d.num_points = 11
+    assert d.num_points == 11
+
+
+def test_check_rejects_a_mesh_of_near_zero_volume(monkeypatch):
+    flat = trimesh.creation.box(extents=(1.0, 1.0, 1e-9))
+
+    def collapsed(points, pitch_factor):  # a watertight single body with no volume
+        return MeshResult(flat, "voxel", True, 1, abs(flat.volume), 0.0, spacing=0.05)
+
+    monkeypatch.setattr(domain_module, "mesh_from_points", collapsed)
+    d = PointCloudDomain(num_points=64, classes=CLASSES)
+    sample = PointCloudSample(np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32))
+    assert d.check(sample) == "mesh of (near-)zero volume"
+    assert sample.mesh is not None and not sample.mesh.ok
+
+
+def test_config_entries_name_the_data_classes():
+    d = PointCloudDomain(num_points=64)
+    assert d.config_entries() == {"classes": list(d.shapes().classes)}
+    assert PointCloudDomain(num_points=64, classes=CLASSES).config_entries() == {
+        "classes": CLASSES}

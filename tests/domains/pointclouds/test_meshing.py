@@ -9,7 +9,10 @@ import pytest
 import trimesh
 
 from molediff.domains.pointclouds.meshing import (
+    MIN_VOLUME_SPACINGS,
+    MeshResult,
     check_points,
+    degenerate_volume,
     estimate_normals,
     mesh_from_points,
     point_spacing,
@@ -93,3 +96,33 @@ def test_check_points_respects_k():
     with pytest.raises(InputError, match="k=8"):
         check_points(sphere_points(8), k=8)
     assert check_points(sphere_points(9), k=8).shape == (9, 3)
+
+
+def test_a_mesh_of_near_zero_volume_for_its_spacing_fails_the_check():
+    flat = trimesh.creation.box(extents=(1.0, 1.0, 1e-9))  # watertight, one body, no volume
+    res = MeshResult(flat, "voxel", True, 1, abs(flat.volume), 0.0, spacing=0.05)
+    assert res.degenerate and not res.ok
+    assert degenerate_volume(0.0, 0.05) and degenerate_volume(float("nan"), 0.05)
+    assert not degenerate_volume(MIN_VOLUME_SPACINGS * 0.05 ** 3, 0.05)
+    solid = mesh_from_points(sphere_points())
+    assert not solid.degenerate and solid.volume > 1000 * solid.spacing ** 3
+
+
+def test_a_closing_that_encloses_almost_nothing_is_retried_larger():
+    """16 scattered points: the first closing leaves a blob around a voxel or two (one
+    watertight body of ~1e-6 cubed spacings); the check moves on to a larger closing."""
+    pts = np.random.default_rng(1).normal(size=(16, 3))
+    res = mesh_from_points(pts)
+    assert res.ok and res.method == "voxel" and res.closing != (1, 1)
+    assert res.volume >= MIN_VOLUME_SPACINGS * res.spacing ** 3
+    assert any(n.startswith("voxel closing 1/1: watertight=True, bodies=1, volume=")
+               for n in res.notes)
+
+
+def test_coplanar_points_give_a_flat_convex_hull_that_fails_the_check():
+    xy = np.random.default_rng(0).uniform(-1, 1, size=(256, 2))
+    plate = np.c_[xy, np.zeros(len(xy))]
+    with np.errstate(invalid="ignore", divide="ignore"):  # trimesh's centre of a flat hull
+        res = mesh_from_points(plate, closings=())
+    assert res.method == "convex_hull" and res.degenerate and not res.ok
+    assert mesh_from_points(plate).ok  # the voxel closing gives the plate a thickness
