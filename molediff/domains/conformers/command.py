@@ -64,8 +64,9 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rounds", type=int, default=6,
                    help="sampling rounds: resampling of stereo mismatches (6; >= 1)")
     p.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
-                   help="sampling seconds per molecule (60); a molecule past it keeps the "
-                        "conformers that passed, with a note (0: no limit)")
+                   help="seconds per molecule, sampling, checks and relaxation included "
+                        "(60); a molecule past it keeps the conformers that passed, and "
+                        "any molecule that ends past it gets a note (0: no limit)")
     p.add_argument("--max-heavy-atoms", type=int, default=None,
                    help="size limit in heavy atoms (default: the model's, 64 for the bundled one)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, auto (cpu)")
@@ -115,16 +116,25 @@ def run_generation(inputs: Sequence[Any], args: argparse.Namespace) -> int:
     from rdkit import RDLogger
 
     from molediff.domains.conformers.generate import nothing_generated, summarize, summary_line
-    from molediff.domains.conformers.routing import BUNDLED, generate_by_model, model_label, route
+    from molediff.domains.conformers.routing import (
+        BUNDLED,
+        generate_by_model,
+        model_label,
+        readable,
+        route,
+    )
 
     RDLogger.DisableLog("rdApp.*")  # our own one-line message per molecule replaces RDKit's
     torch.set_num_threads(args.threads)
+    # unreadable inputs go to no model (each still gets its one-line error): --model auto
+    # loads no model for them, and no model counts them as its molecules; a model named
+    # by the user is loaded all the same, so a bad checkpoint is reported as such
     if args.checkpoint:
-        groups = {args.checkpoint: list(range(len(inputs)))}
+        groups = {args.checkpoint: readable(inputs)}
     elif args.model == "auto":
         groups = {str(BUNDLED[name]): idx for name, idx in route(inputs).items()}
     else:
-        groups = {str(BUNDLED[args.model]): list(range(len(inputs)))}
+        groups = {str(BUNDLED[args.model]): readable(inputs)}
     models = [(_load(path, args, options), idx) for path, idx in groups.items()]
     t0 = time.perf_counter()
     results = generate_by_model(

@@ -10,7 +10,9 @@
     results = model.generate(10, condition="CC(=O)Oc1ccccc1C(=O)O", seed=0)
     results[0].mol                                  # RDKit Mol, explicit H, 10 conformers
 
-Conformers of all molecules are sampled together in batches of ``batch_size`` graphs.
+Conformers of all molecules are sampled together in batches of ``batch_size`` graphs,
+molecules of similar size together (each draw has its own noise stream, so the batching
+changes no draw beyond floating-point rounding).
 Stereochemistry: the EGNN is E(3)-equivariant including reflections, so it cannot
 prefer one enantiomer. Every sample's stereocentres (R/S) and double bonds (E/Z) are
 perceived from 3D with RDKit and compared with the input's
@@ -97,10 +99,13 @@ class ConformerResult:
             (samples with the right stereo rejected by the geometry gate and resampled,
             plus relaxed conformers that fail it), ``gate_bond``, ``gate_angle``,
             ``gate_clash``, ``gate_planarity``, ``gate_ring_piercing`` (of those, how
-            many failed each kind; a sample can fail several), ``dropped`` (slots left
-            empty), ``pruned`` (removed by RMSD pruning), ``relax_failed``. Without
-            relaxation ``sampled = conformers + stereo_rejected + geometry_rejected``
-            before pruning.
+            many failed each kind; a sample can fail several), ``gate_mmff`` (failed the
+            gate's MMFF94 local-minimum check), ``seed_failed`` (ETKDG-seeded draws for
+            which distance geometry found no starting embedding; they reach no network
+            and count in ``sampled``), ``dropped`` (slots left empty), ``pruned``
+            (removed by RMSD pruning), ``relax_failed``. Without relaxation ``sampled =
+            conformers + stereo_rejected + geometry_rejected + seed_failed`` before
+            pruning.
     """
 
     smiles: str
@@ -152,24 +157,14 @@ def prepare_input(item: MolInput, max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS
         ValueError: invalid SMILES, unsupported element, too many heavy atoms (one
             clear message naming the cause).
     """
-    if isinstance(item, MoleculeInput):
-        if item.mol is None and item.error:
-            raise ValueError(f"{item.source}: {item.error}")
-        item = item.mol if item.mol is not None else item.smiles
-    if isinstance(item, str):
-        text = item.strip()
-        parsed = Chem.MolFromSmiles(text) if text else None
-        if parsed is None:
-            raise ValueError(f"invalid SMILES: {text!r}")
-        parsed, note = largest_fragment(parsed)
-        if note and notes is not None:
-            notes.append(note)
-        return smiles_to_mol(Chem.MolToSmiles(parsed) if note else text, max_heavy_atoms)
-    if item is None:
-        raise ValueError("unreadable molecule")
-    mol, note = largest_fragment(Chem.Mol(item))
+    parsed, text = _read(item)
+    mol, note = largest_fragment(parsed)
     if note and notes is not None:
         notes.append(note)
+    if text is not None:
+        # from the text as given (not a re-written SMILES) unless fragments were dropped:
+        # the atom order, and with it the noise seeds, follow the user's SMILES
+        return smiles_to_mol(Chem.MolToSmiles(mol) if note else text, max_heavy_atoms)
     check_elements(mol)
     if mol.GetNumHeavyAtoms() > max_heavy_atoms:
         raise ValueError(
@@ -181,6 +176,49 @@ def prepare_input(item: MolInput, max_heavy_atoms: int = DEFAULT_MAX_HEAVY_ATOMS
     mol = Chem.AddHs(mol, addCoords=False)
     mol.RemoveAllConformers()
     return mol
+
+
+def _read(item: MolInput) -> tuple[Chem.Mol, str | None]:
+    """(parsed molecule, the SMILES text it was parsed from or ``None`` for an RDKit
+    molecule); nothing beyond parsing is checked.
+
+    Raises:
+        ValueError: invalid SMILES, unreadable file record, no molecule.
+    """
+    if isinstance(item, MoleculeInput):
+        if item.mol is None and item.error:
+            raise ValueError(f"{item.source}: {item.error}")
+        item = item.mol if item.mol is not None else item.smiles
+    if isinstance(item, str):
+        text = item.strip()
+        parsed = Chem.MolFromSmiles(text) if text else None
+        if parsed is None:
+            raise ValueError(f"invalid SMILES: {text!r}")
+        return parsed, text
+    if item is None:
+        raise ValueError("unreadable molecule")
+    return Chem.Mol(item), None
+
+
+def read_error(item: MolInput) -> str | None:
+    """Why ``item`` cannot be read as a molecule at all (invalid SMILES, unreadable file
+    record), as :func:`prepare_input` words it; ``None`` when it parses. Elements and size
+    are not looked at: those depend on the model that would serve the molecule."""
+    quiet = rdBase.BlockLogs()  # the message returned replaces RDKit's parser lines
+    try:
+        _read(item)
+    except ValueError as exc:
+        return str(exc)
+    finally:
+        del quiet
+    return None
+
+
+def failed_result(item: MolInput, error: str) -> ConformerResult:
+    """The result of an input that failed before sampling: labelled like every other
+    result (SMILES shown in messages, name), no conformers, ``error`` set."""
+    label, name = _label_of(item)
+    return ConformerResult(smiles=label, name=name, error=error)
 
 
 def num_stereo_elements(mol: Chem.Mol) -> int:
@@ -342,7 +380,9 @@ def generate_conformers(
         seed: base seed. The ``d``-th draw of a molecule uses its own noise stream seeded
             from ``(seed, molecule, d)``, so a molecule's conformers do not depend on the
             batch size, on the other molecules or on their order.
-        batch_size: graphs (conformers) per network batch, mixed across molecules.
+        batch_size: graphs (conformers) per network batch, mixed across molecules;
+            each round's draws are batched in order of molecule size (atoms), so
+            molecules of similar size share batches. Results come back in input order.
         max_pairs: a batch also stops before its atom pairs (``sum n_i^2``) exceed this,
             so a batch of large molecules stays small and progress (rate, ETA) arrives
             every few seconds; one graph is always taken.
@@ -355,9 +395,12 @@ def generate_conformers(
             element fails before sampling (``None``: whatever the featuriser accepts).
         gate: the geometry check every conformer must pass (reference values and
             tolerances; default: the table fitted on QM9 + CCD training geometries).
-        time_limit: seconds of sampling per molecule (each batch's time is shared among
-            its graphs in proportion to their atom pairs); a molecule past it gets no
-            further draws, keeps what passed and gets a note saying so (``None``: no
+        time_limit: seconds per molecule: its preparation, its ETKDG embeddings, its
+            share of each network batch (a batch's time is shared among its graphs in
+            proportion to their atom pairs), its stereo and geometry checks, and its
+            relaxation and pruning. A molecule past it gets no further draws and keeps
+            what passed; any molecule that ends past it gets a note saying so, also one
+            whose slots were all filled by the batch that crossed it (``None``: no
             limit).
         stereo_guidance: steer specified tetrahedral centres and double bonds toward
             their stereo during sampling (:mod:`~molediff.domains.conformers.stereo_guidance`; a dict:
@@ -390,8 +433,10 @@ def generate_conformers(
     keys: list[str] = []
     plans: list[GeometryPlan | None] = []
     chirality: list[StereoTargets | None] = []
+    spent: list[float] = []  # seconds per molecule: preparation, sampling, checks, finishing
     quiet = rdBase.BlockLogs()  # each failure becomes one message of ours, not RDKit's lines
     for item, k in zip(inputs, counts, strict=True):
+        t_prep = time.perf_counter()
         label, name = _label_of(item)
         notes: list[str] = []
         try:
@@ -415,6 +460,7 @@ def generate_conformers(
             keys.append("")
             plans.append(None)
             chirality.append(None)
+            spent.append(0.0)
             continue
         res.stats = {"requested": k, "sampled": 0, "stereo_rejected": 0, "mirrored": 0,
                      "geometry_rejected": 0, **{f"gate_{g}": 0 for g in GATE_KINDS},
@@ -425,17 +471,22 @@ def generate_conformers(
         keys.append(_graph_key(mol))
         plans.append(gate.plan(mol))  # the graph's reference geometry, once per molecule
         chirality.append(stereo_targets(mol) if checks[-1] else None)
+        spent.append(time.perf_counter() - t_prep)
     del quiet
 
     accepted: list[list[tuple[torch.Tensor, str, int]]] = [[] for _ in results]
-    spent = [0.0] * len(results)  # sampling seconds per molecule
     limit = math.inf if time_limit is None else float(time_limit)
     for rnd in range(1, max_rounds + 1):
-        # (molecule, draw number): the draw number names the noise stream
+        # (molecule, draw number): the draw number names the noise stream, so the order
+        # of the jobs does not change any draw
         jobs = [(i, results[i].stats["sampled"] + j) for i, g in enumerate(graphs)
                 if g is not None and spent[i] < limit for j in range(counts[i] - len(accepted[i]))]
         if not jobs:
             break
+        # molecules of similar size share batches: a batch's cost follows its largest
+        # graphs (and max_pairs), so mixing a 10-atom molecule with a 100-atom one wastes
+        # batch slots; the stable sort keeps input order among equal sizes
+        jobs.sort(key=lambda job: graphs[job[0]].num_nodes)  # type: ignore[union-attr]
         if progress is not None:
             progress(0, stage=f"sampling round {rnd}" if rnd > 1 else "sampling")
         for chunk in _chunks(jobs, [graphs[i].num_nodes for i, _ in jobs],  # type: ignore[union-attr]
@@ -444,10 +495,13 @@ def generate_conformers(
             if not chunk:
                 continue
             seeds = [sample_seed(seed, keys[i], d) for i, d in chunk]
-            t0 = time.perf_counter()
             starts = None
             if start_sigma is not None:
-                embedded = [etkdg_seed(mols[i], s) for (i, _), s in zip(chunk, seeds, strict=True)]
+                embedded = []
+                for (i, _), s in zip(chunk, seeds, strict=True):
+                    t0 = time.perf_counter()
+                    embedded.append(etkdg_seed(mols[i], s))
+                    spent[i] += time.perf_counter() - t0  # an embedding is its molecule's
                 for (i, _), e in zip(chunk, embedded, strict=True):
                     if e is None:
                         results[i].stats["sampled"] += 1
@@ -457,6 +511,7 @@ def generate_conformers(
                 starts = [e for e in embedded if e is not None]
                 if not chunk:
                     continue
+            t0 = time.perf_counter()
             coords = _sample_coordinates(
                 draw, [graphs[i] for i, _ in chunk], seeds, device,  # type: ignore[misc]
                 [chirality[i] for i, _ in chunk] if stereo_guidance is not False else None,
@@ -468,25 +523,16 @@ def generate_conformers(
             for (i, _), p in zip(chunk, pairs, strict=True):
                 spent[i] += elapsed * p / total
             for (i, _), pos in zip(chunk, coords, strict=True):
-                stats = results[i].stats
-                stats["sampled"] += 1
-                if not checks[i] or check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
-                    how = "sampled"
-                else:
-                    pos = pos * torch.tensor([-1.0, 1.0, 1.0])
-                    if not check_stereo(mols[i], _with_positions(mols[i], pos)).ok:
-                        stats["stereo_rejected"] += 1
-                        continue
-                    how = "mirrored"
-                # right stereo; now the geometry (torn bonds, clashes, ...): the gate
-                # rejects and the slot is resampled, exactly like a stereo mismatch
-                report = plans[i].check(pos.double().numpy())  # type: ignore[union-attr]
-                if not report.ok:
-                    _count_gate_failure(stats, report.failed)
-                    continue
-                accepted[i].append((pos, how, rnd))
-                if how == "mirrored":
-                    stats["mirrored"] += 1
+                # the checks are the molecule's time too (the gate's MMFF minimisation can
+                # cost more than the draw on a large ligand): the limit must see them
+                t0 = time.perf_counter()
+                try:
+                    verdict = _check_draw(mols[i], pos, checks[i], plans[i],  # type: ignore[arg-type]
+                                          results[i].stats)
+                finally:
+                    spent[i] += time.perf_counter() - t0
+                if verdict is not None:
+                    accepted[i].append((verdict[0], verdict[1], rnd))
             if progress is not None:
                 progress(len(chunk))
 
@@ -497,14 +543,26 @@ def generate_conformers(
         if mol is None:
             continue
         res.stats["dropped"] = counts[i] - len(accepted[i])
+        stopped = spent[i] >= limit and len(accepted[i]) < counts[i]
+        t0 = time.perf_counter()
         _finish(res, mol, accepted[i], relax, prune_rms, checks[i], plans[i])
-        if spent[i] >= limit and len(accepted[i]) < counts[i]:
-            note = (f"sampling stopped at the time limit ({spent[i]:.0f} s of {limit:g} s; "
-                    f"--time-limit to change) with {len(accepted[i])} of {counts[i]} conformers")
-            if res.error:
-                res.error += f"; {note}"
-            else:
-                res.notes.append(note)
+        spent[i] += time.perf_counter() - t0
+        # past the limit, the user is told, whether or not it cost conformers: the batch
+        # that crosses it, the checks and the relaxation run to their end
+        if stopped:
+            note = (f"sampling stopped at the time limit ({_seconds(spent[i])} s of "
+                    f"{limit:g} s; --time-limit to change) with {len(accepted[i])} of "
+                    f"{counts[i]} conformers")
+        elif spent[i] >= limit:
+            work = "sampling, checks" + (" and MMFF relaxation" if relax else "")
+            note = (f"took {_seconds(spent[i])} s, over the time limit of {limit:g} s "
+                    f"({work}; --time-limit to change)")
+        else:
+            continue
+        if res.error:
+            res.error += f"; {note}"
+        else:
+            res.notes.append(note)
     return results
 
 
@@ -522,6 +580,36 @@ def check_model_elements(mol: Chem.Mol, elements: Sequence[str]) -> None:
         raise ValueError(f"{what} outside what this model was trained on ({', '.join(elements)})")
 
 
+def _check_draw(mol: Chem.Mol, pos: torch.Tensor, check: bool, plan: GeometryPlan,
+                stats: dict[str, int]) -> tuple[torch.Tensor, str] | None:
+    """Stereo decision, then the geometry gate, for one network draw of ``mol``:
+    ``(positions, "sampled" | "mirrored")`` if it is kept, ``None`` if it is rejected
+    (and resampled); ``stats`` counts it either way."""
+    stats["sampled"] += 1
+    if not check or check_stereo(mol, _with_positions(mol, pos)).ok:
+        how = "sampled"
+    else:
+        pos = pos * torch.tensor([-1.0, 1.0, 1.0])
+        if not check_stereo(mol, _with_positions(mol, pos)).ok:
+            stats["stereo_rejected"] += 1
+            return None
+        how = "mirrored"
+    # right stereo; now the geometry (torn bonds, clashes, ...): the gate rejects and
+    # the slot is resampled, exactly like a stereo mismatch
+    report = plan.check(pos.double().numpy())
+    if not report.ok:
+        _count_gate_failure(stats, report.failed)
+        return None
+    if how == "mirrored":
+        stats["mirrored"] += 1
+    return pos, how
+
+
+def _seconds(t: float) -> str:
+    """``"0.4"``, ``"75"``: seconds for a note, tenths only where they matter."""
+    return f"{t:.1f}" if t < 10 else f"{t:.0f}"
+
+
 def _count_gate_failure(stats: dict[str, int], failed: set[str]) -> None:
     stats["geometry_rejected"] += 1
     for kind in failed:
@@ -536,13 +624,21 @@ def _gate_counts(stats: dict[str, Any]) -> str:
 
 def _no_conformer_error(stats: dict[str, int]) -> str:
     """Why a molecule ended without conformers, e.g. ``"no conformer passed the geometry
-    check (bond 25, clash 3 of 60 draws)"``."""
+    check (bond 25, clash 3 of 60 draws)"`` or ``"ETKDGv3 found no embedding to start
+    from (12 draws)"``."""
+    seed_failed = int(stats.get("seed_failed", 0))
+    if seed_failed and seed_failed >= stats.get("sampled", 0):
+        # nothing reached the network or the checks: blaming them would mislead
+        return f"ETKDGv3 found no embedding to start from ({seed_failed} draws)"
     if not stats.get("geometry_rejected"):
-        return "no conformer passed the stereo check"
-    msg = (f"no conformer passed the geometry check ({_gate_counts(stats)} of "
-           f"{stats['sampled']} draws)")
-    if stats.get("stereo_rejected"):
-        msg += f"; {stats['stereo_rejected']} other draws failed the stereo check"
+        msg = "no conformer passed the stereo check"
+    else:
+        msg = (f"no conformer passed the geometry check ({_gate_counts(stats)} of "
+               f"{stats['sampled']} draws)")
+        if stats.get("stereo_rejected"):
+            msg += f"; {stats['stereo_rejected']} other draws failed the stereo check"
+    if seed_failed:
+        msg += f"; {seed_failed} draws had no ETKDGv3 embedding to start from"
     return msg
 
 
@@ -660,7 +756,10 @@ def summary_line(summary: dict[str, Any]) -> str:
         f"{summary['succeeded']}/{summary['molecules']} molecules, {summary['conformers']} "
         f"conformers; stereo: {summary['sampled']} sampled, {summary['stereo_rejected']} "
         f"rejected and resampled, {summary['mirrored']} mirrored; geometry: "
-        f"{_geometry_part(summary)}; {summary['dropped']} dropped"
+        f"{_geometry_part(summary)}; "
+        + (f"{summary['seed_failed']} without an ETKDGv3 start; "
+           if summary.get("seed_failed") else "")
+        + f"{summary['dropped']} dropped"
         + (f"; {summary['pruned']} pruned" if summary.get("pruned") else "")
         + (f"; {summary['seconds']:.1f} s" if "seconds" in summary else "")
     )

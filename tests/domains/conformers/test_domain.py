@@ -114,7 +114,13 @@ def test_short_training_lowers_loss_and_decodes(tmp_path):
 
 @pytest.mark.parametrize("limit", [None])
 def test_experiment_configs_compose(limit, tmp_path):
-    for name in ("conformers_qm9_cpu", "conformers_qm9_gpu"):
+    for name in ("conformers_qm9_cpu", "conformers_qm9_gpu",
+                 "conformers_drugs_cpu", "conformers_drugs_gpu"):
         cfg = compose_config("train", [f"experiment={name}"], tmp_path)
         assert cfg.domain._target_.endswith("ConformerDomain")
         assert cfg.model._target_ == "molediff.nn.egnn.EGNN"
+        if "drugs" in name:
+            # the drug-like recipes: CCD elements and local edges on top of the QM9 ones
+            assert {"P", "S", "Cl", "Br", "I"} <= set(cfg.domain.elements)
+            assert cfg.domain.ccd_repeats >= 1
+            assert cfg.model.edges == "radius" and cfg.model.cutoff > 0

@@ -220,6 +220,135 @@ def test_time_limit_stops_a_molecule_and_says_so():
     assert any("time limit" in n and "2 of 4" in n for n in res.notes)
 
 
+def _ethanol_draw():
+    """A fake sampler returning a valid ethanol conformer (passes stereo and the gate)."""
+    from rdkit.Chem import AllChem
+
+    ethanol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(ethanol, randomSeed=0)
+    return _fixed_draw(torch.tensor(ethanol.GetConformer().GetPositions(), dtype=torch.float32))
+
+
+class _SlowGate:
+    """The default geometry gate with a check that takes ``delay`` seconds per draw (as
+    the MMFF check can on a large ligand)."""
+
+    def __init__(self, delay: float) -> None:
+        from molediff.domains.chem.geometry import DEFAULT_GATE
+
+        self.delay, self.gate = delay, DEFAULT_GATE
+
+    def plan(self, mol):
+        import time as _time
+
+        plan, delay = self.gate.plan(mol), self.delay
+
+        class Plan:
+            def check(self, pos):
+                _time.sleep(delay)
+                return plan.check(pos)
+
+        return Plan()
+
+
+def test_time_limit_counts_the_checks_and_the_finishing():
+    """The network is quick but the gate check is slow: its time counts towards the
+    limit. Formerly only ETKDG + network time counted, so all four slots were sampled
+    and nothing was said; and a molecule whose slots were all filled by the batch that
+    crossed the limit, or whose relaxation crossed it, was never reported."""
+    import time as _time
+
+    import molediff.domains.conformers.generate as gen
+
+    slow_gate = _SlowGate(0.2)
+    # 4 slots, batches of 2: the first batch's checks take 0.4 s > 0.3 s, so it stops
+    res = generate_conformers(_ethanol_draw(), ["CCO"], 4, seed=0, batch_size=2,
+                              gate=slow_gate, time_limit=0.3)[0]
+    assert res.ok and res.num_conformers == 2 and res.stats["sampled"] == 2
+    assert any("time limit" in n and "2 of 4" in n for n in res.notes), res.notes
+    # every slot filled by the batch that crossed the limit: still told
+    res = generate_conformers(_ethanol_draw(), ["CCO"], 2, seed=0, batch_size=2,
+                              gate=slow_gate, time_limit=0.3)[0]
+    assert res.ok and res.num_conformers == 2
+    assert any("over the time limit of 0.3 s" in n for n in res.notes), res.notes
+    # without a limit, or under it, no note
+    res = generate_conformers(_ethanol_draw(), ["CCO"], 2, seed=0, batch_size=2,
+                              gate=_SlowGate(0.0), time_limit=30)[0]
+    assert res.ok and not res.notes
+    # a relaxation that crosses the limit: told too
+    relax = gen.mmff_relax
+
+    def slow_relax(mol, max_iters=2000):
+        _time.sleep(0.4)
+        return relax(mol, max_iters)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gen, "mmff_relax", slow_relax)
+        res = generate_conformers(_ethanol_draw(), ["CCO"], 2, seed=0, relax=True,
+                                  time_limit=0.3)[0]
+    assert res.ok and res.num_conformers == 2
+    assert any("over the time limit" in n and "relaxation" in n for n in res.notes), res.notes
+
+
+def test_no_embedding_is_named_as_such(monkeypatch):
+    """Every ETKDG-seeded draw without an embedding: the message says that distance
+    geometry failed, not the stereo check that never ran; the summary line counts it."""
+    import molediff.domains.conformers.generate as gen
+
+    monkeypatch.setattr(gen, "etkdg_seed", lambda mol, seed: None)
+    (res,) = generate_conformers(_ethanol_draw(), ["C[C@H](N)C(=O)O"], 2, max_rounds=3,
+                                 start_sigma=0.1)
+    assert not res.ok and res.stats["seed_failed"] == res.stats["sampled"] == 6
+    assert res.error == "ETKDGv3 found no embedding to start from (6 draws)"
+    line = summary_line(summarize([res]))
+    assert "6 without an ETKDGv3 start" in line
+    assert "ETKDGv3" not in summary_line(summarize(_conformers_of_ethanol()))
+
+
+def _conformers_of_ethanol():
+    return generate_conformers(_ethanol_draw(), ["CCO"], 1, seed=0)
+
+
+def test_no_conformer_messages():
+    from molediff.domains.conformers.generate import _no_conformer_error
+
+    base = {"sampled": 6, "stereo_rejected": 0, "geometry_rejected": 0, "seed_failed": 0}
+    assert _no_conformer_error(base | {"stereo_rejected": 6}) == "no conformer passed the stereo check"
+    mixed = _no_conformer_error(base | {"stereo_rejected": 2, "seed_failed": 4})
+    assert mixed.startswith("no conformer passed the stereo check") and "4 draws had no ETKDGv3" in mixed
+    geometry = _no_conformer_error(base | {"geometry_rejected": 6, "gate_bond": 6})
+    assert geometry == "no conformer passed the geometry check (bond 6 of 6 draws)"
+    assert "ETKDGv3 found no embedding" in _no_conformer_error(base | {"seed_failed": 6})
+
+
+def test_batches_follow_molecule_size_and_results_input_order():
+    """Draws are batched smallest molecules first, so similar sizes share a batch; the
+    results still come back in input order."""
+    sizes: list[list[int]] = []
+
+    def record(template, cond, space, generator, **keywords):
+        ptr = cond.ptr.tolist()
+        sizes.append([b - a for a, b in zip(ptr[:-1], ptr[1:], strict=True)])
+        return torch.zeros_like(template)
+
+    inputs = ["CCCCCCO", "CO", "CCCCCCN", "CF"]  # 21, 6, 22, 5 atoms
+    res = generate_conformers(record, inputs, 1, seed=0, batch_size=2, max_rounds=1)
+    assert sizes == [[5, 6], [21, 22]]  # smallest first, whatever the input order
+    assert [r.smiles for r in res] == inputs
+
+
+def test_mixed_sizes_in_one_call_change_nothing(model):
+    """A molecule's conformers do not depend on the sizes of the others in the call (the
+    batches are formed by size) and come back in input order."""
+    inputs = ["CC(C)(C)O", "CCO", "c1ccncc1", "CO"]  # 15, 9, 11, 6 atoms
+    mixed = _conformers(model, inputs, 3, seed=5, batch_size=3)
+    assert [r.smiles for r in mixed] == inputs
+    for smi, got in zip(inputs, mixed, strict=True):
+        (alone,) = _conformers(model, [smi], 3, seed=5, batch_size=1)
+        assert got.stats == alone.stats
+        np.testing.assert_allclose(_positions([got])[0], _positions([alone])[0], atol=1e-3)
+
+
 def test_bundled_model_recalls_dft_geometries():
     """Regression guard for the shipped model and sampling default: on QM9 test molecules
     (never trained on), the best of 5 raw samples lands near the DFT geometry.  The
