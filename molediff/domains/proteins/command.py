@@ -13,8 +13,9 @@ Writes ``output_dir/design_XXXX.pdb`` (poly-glycine N, CA, C, O; chains A, B, ..
 ``metrics.png`` and, with ``design.sequences=N``, ``sequences.fasta`` (N ProteinMPNN
 sequences per design, best first) and, with ``design.trajectory=true``,
 ``design_XXXX_traj.pdb`` (one MODEL per sampler step: the network's clean prediction,
-then the written design). Every setting, the input structure, the contig and the output directory
-are checked before the model is loaded; one clear message and a non-zero exit otherwise
+then the written design). Every setting, the optional packages of the ``proteins`` extra
+(biotite, pydssp), the input structure, the contig and the output directory are checked
+before the model is loaded; one clear message and a non-zero exit otherwise
 (1 bad input data, 2 bad usage / output / checkpoint), and nothing is written. Every
 design passes the backbone check (resampled, then dropped; counted in the summary line).
 """
@@ -31,6 +32,10 @@ from molediff.utils.entry import run_entry
 from molediff.utils.errors import InputError, UsageError
 
 PROG = "molediff design"
+#: optional packages every run needs (the ``proteins`` extra of pyproject.toml): biotite
+#: reads input structures and writes the PDBs, pydssp gives the secondary structure
+PROTEINS_EXTRA = (("biotite", "PDB / mmCIF input and output"),
+                  ("pydssp", "secondary structure of every design"))
 #: the checkpoint used unless ``checkpoint=`` is given
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "proteins.pt"
 
@@ -55,10 +60,31 @@ def compose(overrides: Sequence[str]) -> Any:
         raise UsageError(f"bad override: {msg}") from None
 
 
+def require_proteins_extra() -> None:
+    """Raise one :class:`UsageError` naming every missing package of the ``proteins``
+    extra and the install command. Checked with the settings, because both packages are
+    otherwise first imported after sampling (metrics, export): a run without them would
+    spend its sampling time and then fail."""
+    import importlib
+
+    missing = []
+    for name, use in PROTEINS_EXTRA:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(f"{name!r} ({use})")
+    if missing:
+        raise UsageError(f"{PROG} needs the optional package(s) {', '.join(missing)}, which "
+                         "are not installed: install the proteins extra, pip install -c "
+                         "constraints.txt -e '.[proteins]'")
+
+
 def check_settings(cfg: Any) -> dict[str, Any]:
-    """Plain checks of the numbers and names (one :class:`UsageError` naming the key)."""
+    """Plain checks of the numbers and names (one :class:`UsageError` naming the key), and
+    that the ``proteins`` extra is installed (:func:`require_proteins_extra`)."""
     from molediff.utils.validate import positive_int
 
+    require_proteins_extra()
     d = cfg.design
     for key in ("num_designs", "max_rounds", "batch_size"):
         positive_int(d[key], f"design.{key}")

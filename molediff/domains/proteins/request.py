@@ -3,8 +3,9 @@
 :func:`build_request` turns the user's settings (length or length range, contig, symmetry,
 input structure, partial-diffusion noise level) into a :class:`DesignRequest`, raising one
 :class:`~molediff.utils.errors.UsageError` / ``InputError`` for every impossible request:
-a malformed contig, motif residues absent from the input, lengths that cannot fit the
-contig, a symmetry whose order does not divide the length, a missing input structure.
+a malformed contig, motif residues absent from the input, a motif that spans a chain
+break of the input, lengths that cannot fit the contig or the model's length limit, a
+symmetry whose order does not divide the length, a missing input structure.
 
 :meth:`DesignRequest.plan` draws one :class:`DesignPlan` (chain layout, motif residues and
 their coordinates, symmetry copies, starting structure) from a seeded generator, so a
@@ -22,6 +23,7 @@ from molediff.domains.proteins.contig import (
     Contig,
     check_lengths,
     check_motif,
+    check_motif_gaps,
     parse_contig,
     sample_lengths,
 )
@@ -89,6 +91,8 @@ class DesignRequest:
     symmetry: tuple[str, int] | None
     structure: Backbone | None
     partial_sigma: float | None
+    #: longest design the model accepts (residues, all chains); caps drawn contig totals
+    max_length: int = 1000
 
     @property
     def mode(self) -> str:
@@ -137,7 +141,7 @@ class DesignRequest:
     def _plan_contig(self, rng: np.random.Generator) -> DesignPlan:
         contig = self.contig
         assert contig is not None
-        lengths = iter(sample_lengths(contig, rng, self.length_range))
+        lengths = iter(sample_lengths(contig, rng, self.length_range, self.max_length))
         chain, motif, known, segs = [], [], [], []
         for c, segments in enumerate(contig.chains):
             for s in segments:
@@ -179,7 +183,7 @@ def build_request(*, length: Any = None, contig: str | None = None, symmetry: st
                              f"design.length (given {length_range[0]}-{length_range[1]})")
         if n > max_length:
             raise UsageError(f"the input has {n} residues; the model designs at most {max_length}")
-        return DesignRequest(None, None, None, structure, partial_sigma)
+        return DesignRequest(None, None, None, structure, partial_sigma, max_length)
     if parsed is not None:
         if sym is not None:
             raise UsageError("motif scaffolding (design.contig) with design.symmetry is not "
@@ -191,7 +195,8 @@ def build_request(*, length: Any = None, contig: str | None = None, symmetry: st
                 raise UsageError(f"contig segment {first!r} takes motif residues from an input "
                                  "structure: give design.input=FILE.pdb")
             check_motif(parsed, structure.residues())
-        return DesignRequest(length_range, parsed, None, structure, None)
+            check_motif_gaps(parsed, structure)
+        return DesignRequest(length_range, parsed, None, structure, None, max_length)
     if length_range is None:
         raise UsageError("give design.length (100, or a range like 80-120), a design.contig, "
                          "or design.input with design.partial_sigma")
@@ -208,7 +213,7 @@ def build_request(*, length: Any = None, contig: str | None = None, symmetry: st
         if hi // g < 8 or lo // g < 1:
             raise UsageError(f"design.symmetry={sym[0]}{sym[1]}: each of the {g} copies needs "
                              "at least 8 residues")
-    return DesignRequest(length_range, None, sym, structure, None)
+    return DesignRequest(length_range, None, sym, structure, None, max_length)
 
 
 __all__ = ["DesignRequest", "DesignPlan", "build_request", "parse_length"]

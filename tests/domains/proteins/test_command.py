@@ -155,3 +155,53 @@ def test_trajectory_pdb_has_one_model_per_step_ending_at_the_design(tmp_path):
         # early predictions (high sigma) are far from the final backbone, late ones close
         rms = np.sqrt(((frames[:-1] - final) ** 2).sum(-1).mean(-1))
         assert rms[-1] < rms[0]
+
+
+@pytest.mark.parametrize("module", ["pydssp", "biotite"])
+def test_missing_proteins_extra_is_one_message_before_any_sampling(module, monkeypatch,
+                                                                   tmp_path, capsys):
+    """Without the ``proteins`` extra the command stops at the settings check (before
+    the model loads), naming the package and the install command."""
+    import molediff.inference
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` fail
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(molediff.inference, "load_model", never)
+    out = tmp_path / "never"
+    assert main(["design.length=50", "design.num_designs=1", f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("molediff design: error:")
+    assert repr(module) in err[0] and "pip install" in err[0] and ".[proteins]" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not BUNDLED_CHECKPOINT.is_file(), reason="bundled checkpoint not built yet")
+def test_motif_and_symmetry_are_exact_in_returned_designs(native_pdb):
+    """Known answer for the bundled model, end to end (sampling, refinement, check): the
+    motif residues come back where the input had them (RMSD < 1e-3 Å after superposition)
+    and the copies of a C3 design superpose to < 1e-4 Å."""
+    from molediff.domains.proteins.geometry import kabsch_rmsd
+    from molediff.domains.proteins.io import read_backbone
+    from molediff.inference import load_model
+
+    model = load_model(BUNDLED_CHECKPOINT, expect_domain="proteins", steps=10)
+    structure = read_backbone(native_pdb)
+    known = structure.select("A", 10, 19)
+    ds = model.generate(2, condition=model.domain.request(contig="4-6/A10-19/4-6",
+                                                          structure=structure),
+                        seed=0, batch_size=2, max_rounds=4)
+    assert ds.designs
+    for d in ds.designs:
+        assert d.motif.sum() == 10
+        assert kabsch_rmsd(d.coords[d.motif].reshape(-1, 3), known.reshape(-1, 3)) < 1e-3
+        assert d.metrics["motif_rmsd"] < 1e-3
+    ds = model.generate(2, condition=model.domain.request(symmetry="C3", length=48), seed=0,
+                        batch_size=2, max_rounds=4)
+    assert ds.designs
+    for d in ds.designs:
+        copies = d.coords.reshape(3, 16 * 4, 3)
+        assert all(kabsch_rmsd(copies[0], copies[k]) < 1e-4 for k in (1, 2))
+        assert d.metrics["symmetry_rmsd"] < 1e-4
