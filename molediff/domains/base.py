@@ -92,6 +92,12 @@ class Domain(abc.ABC):
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load or featurise the data. Called once before any data method; idempotent."""
 
+    def config_entries(self) -> dict[str, Any]:
+        """Domain config values the data decided (e.g. class names), written into a
+        training run's stored ``domain`` config after :meth:`setup`, so its checkpoints
+        rebuild the domain without the data. Default: none."""
+        return {}
+
     @abc.abstractmethod
     def train_dataset(self) -> Dataset:
         """Training items (any type :meth:`collate` understands)."""

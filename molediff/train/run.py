@@ -409,6 +409,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     comps = build_components(cfg, domain)
     domain.setup()
+    for key, value in domain.config_entries().items():
+        OmegaConf.update(cfg, f"domain.{key}", value, force_add=True)
     config_yaml = config_to_yaml(cfg)
     module = DiffusionModule(
         domain,

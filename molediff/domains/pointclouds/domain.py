@@ -198,10 +198,10 @@ class PointCloudDomain(GraphDomain):
 
     def config_entries(self) -> dict[str, Any]:
         """What the data decided that the domain config leaves open: the class names (the
-        network's condition width and the meaning of each class depend on them). Merged
-        into a checkpoint's ``domain`` config, e.g.
-        ``export_checkpoint(src, dst, domain=load_model(src).domain.config_entries())``,
-        a model names its classes without the shape file."""
+        network's condition width and the meaning of each class depend on them). Training
+        writes them into the run's stored config; for a checkpoint trained without them,
+        ``export_checkpoint(src, dst, domain=load_model(src).domain.config_entries())``.
+        Either way the model names its classes without the shape file."""
         return {"classes": list(self.class_names())}
 
     def y_rows(self) -> np.ndarray:

@@ -29,7 +29,13 @@ def tiny_checkpoint(tmp_path_factory):
     assert code in (0, None)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["domain"] == "pointclouds" and metrics["global_step"] == 6
-    return run / "checkpoints" / "last.ckpt"
+    ckpt = run / "checkpoints" / "last.ckpt"
+    from molediff.inference import load_model
+
+    # the data's class names are recorded by training (Domain.config_entries)
+    assert list(load_model(ckpt).config.domain.classes) == ["random", "object", "robot_part",
+                                                             "model"]
+    return ckpt
 
 
 def test_train_then_generate_checked_assets(tiny_checkpoint, tmp_path, cli):
