@@ -1,11 +1,12 @@
 """Reading user structures (PDB / mmCIF via biotite) and writing designs as PDB.
 
 Input: :func:`read_backbone` takes a ``.pdb`` / ``.ent`` / ``.cif`` / ``.mmcif`` /
-``.bcif`` file, keeps the first model's amino-acid residues of the chosen chains (all by
-default), and returns their N, CA, C, O coordinates with chain letters and residue
-numbers. Residues missing a backbone atom are dropped and reported; gaps (missing
-residue numbers or a CA–CA distance above 4.2 Å) are reported too, in
-:attr:`Backbone.notes`. Unreadable files raise one :class:`InputError`.
+``.bcif`` file (each optionally gzipped, ``.pdb.gz``), keeps the first model's amino-acid
+residues of the chosen chains (all by default), and returns their N, CA, C, O coordinates
+with chain letters and residue numbers. Residues missing a backbone atom are dropped and
+reported; gaps (missing residue numbers or a CA–CA distance above 4.2 Å,
+:func:`chain_breaks`) are reported too, in :attr:`Backbone.notes`. Unreadable files raise
+one :class:`InputError`.
 
 Output: :func:`pdb_text` writes one design as a poly-glycine backbone (N, CA, C, O;
 chain A, B, ... ; residues numbered from 1 per chain) through biotite's ``PDBFile``, with
@@ -14,7 +15,9 @@ chain A, B, ... ; residues numbered from 1 per chain) through biotite's ``PDBFil
 
 from __future__ import annotations
 
+import gzip
 import io
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,33 +61,53 @@ class Backbone:
         return np.array([order[c] for c in self.chain_id.tolist()], dtype=np.int64)
 
 
-def read_backbone(path: str | Path, chains: str | list[str] | None = None) -> Backbone:
+def structure_format(path: str | Path) -> tuple[str, bool] | None:
+    """``(format suffix, gzipped)`` of a structure file name (``x.cif.gz`` ->
+    ``(".cif", True)``), or ``None`` when it is not one :func:`read_backbone` reads."""
+    p = Path(path)
+    gz = p.suffix.lower() == ".gz"
+    suffix = (p.with_suffix("") if gz else p).suffix.lower()
+    return (suffix, gz) if suffix in _SUFFIXES else None
+
+
+def read_backbone(path: str | Path, chains: str | list[str] | None = None, *,
+                  modified: bool = False) -> Backbone:
     """Read the backbone of a PDB / mmCIF file (first model; ``chains``: letters to keep,
-    e.g. ``"AB"`` or ``["A", "B"]``, default all). Raises :class:`InputError` on a missing,
-    unreadable or empty file, or chains it does not have."""
+    e.g. ``"AB"`` or ``["A", "B"]``, default all; ``modified``: also keep amino acids
+    written as HETATM, i.e. modified residues such as selenomethionine ``MSE``, with their
+    parent's one-letter code). Raises :class:`InputError` on a missing, unreadable or empty
+    file, or chains it does not have."""
     import biotite.structure as struc
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"input structure {p} does not exist or is not a file")
-    suffix = p.suffix.lower()
-    if suffix not in _SUFFIXES:
+    fmt = structure_format(p)
+    if fmt is None:
+        suffix = (p.with_suffix("").suffix + p.suffix if p.suffix.lower() == ".gz"
+                  else p.suffix).lower()
         raise InputError(f"input structure {p}: unknown format {suffix or '(none)'}; "
-                         "give a .pdb, .ent, .cif, .mmcif or .bcif file")
+                         "give a .pdb, .ent, .cif, .mmcif or .bcif file (or one gzipped, .gz)")
+    suffix, gz = fmt
+    binary = suffix == ".bcif"
     try:
-        if suffix in (".pdb", ".ent"):
-            from biotite.structure.io.pdb import PDBFile
+        # biotite's readers take open files as well as paths: gzip is read in memory
+        with gzip.open(p, "rb" if binary else "rt") if gz else nullcontext(str(p)) as src:
+            if suffix in (".pdb", ".ent"):
+                from biotite.structure.io.pdb import PDBFile
 
-            arr = PDBFile.read(str(p)).get_structure(model=1)
-        else:
-            from biotite.structure.io import pdbx
+                arr = PDBFile.read(src).get_structure(model=1)
+            else:
+                from biotite.structure.io import pdbx
 
-            f = pdbx.BinaryCIFFile.read(str(p)) if suffix == ".bcif" else pdbx.CIFFile.read(str(p))
-            arr = pdbx.get_structure(f, model=1)
+                f = pdbx.BinaryCIFFile.read(src) if binary else pdbx.CIFFile.read(src)
+                arr = pdbx.get_structure(f, model=1)
     except Exception as exc:  # noqa: BLE001 - any parser failure is the file's fault
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"input structure {p} could not be read: {msg}") from None
-    arr = arr[struc.filter_amino_acids(arr) & ~arr.hetero] if len(arr) else arr
+    if len(arr):
+        keep = struc.filter_amino_acids(arr)
+        arr = arr[keep if modified else keep & ~arr.hetero]
     if len(arr) == 0:
         raise InputError(f"input structure {p} has no amino-acid residues")
     present = list(dict.fromkeys(arr.chain_id.tolist()))
@@ -112,7 +135,10 @@ def read_backbone(path: str | Path, chains: str | list[str] | None = None) -> Ba
 
             seq.append(ProteinSequence.convert_letter_3to1(str(res.res_name[0])))
         except KeyError:
-            seq.append("X")
+            # a modified residue: the CCD names its parent (MSE -> M)
+            from biotite.structure.info import one_letter_code
+
+            seq.append(one_letter_code(str(res.res_name[0])) or "X")
     if dropped:
         shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
         notes.append(f"{len(dropped)} residue(s) missing N/CA/C/O atoms were skipped: {shown}")
@@ -121,16 +147,26 @@ def read_backbone(path: str | Path, chains: str | list[str] | None = None) -> Ba
     bb = Backbone(np.asarray(coords, dtype=np.float64), np.array(cids), np.array(rids, dtype=int),
                   "".join(seq), str(p), notes)
     gaps = []
-    for i in range(len(bb.coords) - 1):
-        if bb.chain_id[i] != bb.chain_id[i + 1]:
-            continue
+    same_chain = bb.chain_id[1:] == bb.chain_id[:-1]
+    for i in np.flatnonzero(chain_breaks(bb) & same_chain).tolist():
         d = float(np.linalg.norm(bb.coords[i + 1, 1] - bb.coords[i, 1]))
-        if bb.res_id[i + 1] - bb.res_id[i] > 1 or d > GAP_DISTANCE:
-            gaps.append(f"{bb.chain_id[i]}{bb.res_id[i]}-{bb.res_id[i + 1]} ({d:.1f} Å)")
+        gaps.append(f"{bb.chain_id[i]}{bb.res_id[i]}-{bb.res_id[i + 1]} ({d:.1f} Å)")
     if gaps:
         notes.append(f"{len(gaps)} chain gap(s): " + ", ".join(gaps[:10])
                      + (" ..." if len(gaps) > 10 else ""))
     return bb
+
+
+def chain_breaks(bb: Backbone) -> np.ndarray:
+    """``bool [L-1]``: True where residue ``i + 1`` does not continue residue ``i``'s chain:
+    another chain, a jump in residue numbers (missing residues, or residues dropped for
+    missing backbone atoms) or consecutive CA atoms more than :data:`GAP_DISTANCE` Å
+    apart."""
+    if len(bb.coords) < 2:
+        return np.zeros(0, dtype=bool)
+    d = np.linalg.norm(np.diff(bb.coords[:, 1], axis=0), axis=-1)
+    return ((bb.chain_id[1:] != bb.chain_id[:-1]) | (np.diff(bb.res_id) > 1)
+            | (d > GAP_DISTANCE))
 
 
 def pdb_text(coords: np.ndarray, chain: np.ndarray, remarks: list[str] | None = None) -> str:
@@ -166,4 +202,5 @@ def pdb_text(coords: np.ndarray, chain: np.ndarray, remarks: list[str] | None = 
     return buf.getvalue()
 
 
-__all__ = ["Backbone", "read_backbone", "pdb_text", "CHAIN_LETTERS"]
+__all__ = ["Backbone", "read_backbone", "structure_format", "chain_breaks", "pdb_text",
+           "CHAIN_LETTERS", "GAP_DISTANCE"]
