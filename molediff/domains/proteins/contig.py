@@ -222,10 +222,9 @@ def check_motif_gaps(contig: Contig, structure: Backbone) -> None:
     are that far apart in the input. Such a motif is held fixed with the break in it, so
     the design could only close the break by breaking its own geometry. Call after
     :func:`check_motif` (every motif residue present)."""
-    from molediff.domains.proteins.io import GAP_DISTANCE, chain_breaks
+    from molediff.domains.proteins.io import GAP_DISTANCE
     from molediff.domains.proteins.space import CA_CHANNEL
 
-    broken = np.append(chain_breaks(structure), True)  # row L-1 continues nothing
     breaks: list[str] = []
     hint = ""
     for segments in contig.chains:
@@ -235,12 +234,9 @@ def check_motif_gaps(contig: Contig, structure: Backbone) -> None:
                 prev = None
                 continue
             chain = s.chain or ""
-            rows = structure.rows(chain, s.start, s.end)
-            ca = structure.coords[rows, CA_CHANNEL]
+            ca = structure.select(chain, s.start, s.end)[:, CA_CHANNEL]
             d = np.linalg.norm(np.diff(ca, axis=0), axis=-1)
-            # a break between two rows, or residues that are not neighbouring rows
-            split = (np.diff(rows) != 1) | broken[rows[:-1]]
-            for i in np.flatnonzero(split).tolist():
+            for i in np.flatnonzero(d > GAP_DISTANCE).tolist():
                 r = s.start + i
                 breaks.append(f"{s.text} between {chain}{r} and {chain}{r + 1} "
                               f"({d[i]:.1f} Å)")

@@ -49,14 +49,11 @@ class Backbone:
         """Residue numbers present per chain letter."""
         return {c: self.res_id[self.chain_id == c] for c in dict.fromkeys(self.chain_id.tolist())}
 
-    def rows(self, chain: str, start: int, end: int) -> np.ndarray:
-        """``int [n]`` row indices of residues ``start..end`` of ``chain`` (in order)."""
-        return np.array([int(np.flatnonzero((self.chain_id == chain) & (self.res_id == r))[0])
-                         for r in range(start, end + 1)], dtype=np.int64)
-
     def select(self, chain: str, start: int, end: int) -> np.ndarray:
         """Coordinates ``[n, 4, 3]`` of residues ``start..end`` of ``chain`` (in order)."""
-        return self.coords[self.rows(chain, start, end)]
+        rows = [int(np.flatnonzero((self.chain_id == chain) & (self.res_id == r))[0])
+                for r in range(start, end + 1)]
+        return self.coords[rows]
 
     def chain_index(self) -> np.ndarray:
         """``int [L]`` chain number (order of first appearance)."""
